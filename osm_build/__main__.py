@@ -1,0 +1,3 @@
+from osm_build.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""A SQLite index of priced items, so that large catalogs are not held in memory."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+from osm_build.catalog.model import PricedItem
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    position INTEGER PRIMARY KEY,
+    product TEXT NOT NULL,
+    variant TEXT,
+    title TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    purchase_amount INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    sku TEXT,
+    price_changes_at TEXT
+);
+"""
+
+
+class ItemIndex:
+    """Priced items stored in catalog order and looked up by product."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        self._connection = sqlite3.connect(str(path))
+        self._connection.execute("PRAGMA journal_mode=OFF")
+        self._connection.execute("PRAGMA synchronous=OFF")
+        self._connection.executescript(_SCHEMA)
+        self._indexed = False
+
+    def add(self, items: Iterable[PricedItem]) -> None:
+        """Append items in the order given."""
+        rows = [
+            (
+                item.product, item.variant, item.title, item.locale, item.purchase_amount, item.source,
+                item.sku, item.price_changes_at.isoformat() if item.price_changes_at else None,
+            )
+            for item in items
+        ]
+        self._connection.executemany(
+            "INSERT INTO items (product, variant, title, locale, purchase_amount, source, sku, "
+            "price_changes_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self._indexed = False
+
+    def _ensure_index(self) -> None:
+        if not self._indexed:
+            self._connection.execute("CREATE INDEX IF NOT EXISTS items_product ON items (product, locale)")
+            self._connection.commit()
+            self._indexed = True
+
+    def for_product(self, product: str, locale: str | None = None) -> list[PricedItem]:
+        """Return a product's items in catalog order, optionally for one locale only."""
+        self._ensure_index()
+        query = "SELECT * FROM items WHERE product = ?"
+        parameters: tuple = (product,)
+        if locale is not None:
+            query += " AND locale = ?"
+            parameters += (locale,)
+        return [_to_item(row) for row in self._connection.execute(query + " ORDER BY position", parameters)]
+
+    def __iter__(self) -> Iterator[PricedItem]:
+        for row in self._connection.execute("SELECT * FROM items ORDER BY position"):
+            yield _to_item(row)
+
+    def iter_by_product(self) -> Iterator[tuple[str, list[PricedItem]]]:
+        """Yield each product with its items, products in first-seen order."""
+        self._ensure_index()
+        current: str | None = None
+        group: list[PricedItem] = []
+        query = (
+            "SELECT items.* FROM items JOIN (SELECT product, MIN(position) AS first FROM items "
+            "GROUP BY product) AS firsts USING (product) ORDER BY firsts.first, items.position"
+        )
+        for row in self._connection.execute(query):
+            item = _to_item(row)
+            if item.product != current and group:
+                yield current, group
+                group = []
+            current = item.product
+            group.append(item)
+        if group:
+            yield current, group
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _to_item(row: tuple) -> PricedItem:
+    changes_at = datetime.fromisoformat(row[8]) if row[8] else None
+    return PricedItem(
+        product=row[1], variant=row[2], title=row[3], locale=row[4], purchase_amount=row[5],
+        source=row[6], sku=row[7], price_changes_at=changes_at,
+    )

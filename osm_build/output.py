@@ -1,0 +1,272 @@
+"""Write fragments, filled pages, the beacon script and the manifest into a staging folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from markupsafe import Markup
+
+from osm_build.assets import BeaconScript, safe_file_name
+from osm_build.config import LoadedConfig
+from osm_build.fetch import OsmRequest
+from osm_build.inject import Placeholder, fill_page, page_language
+from osm_build.itemindex import ItemIndex
+from osm_build.render import FragmentRenderer
+from osm_build.report import BuildReport
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+REPORT_NAME = "build-report.json"
+
+
+@dataclass
+class Fragment:
+    """The rendered answer for one distinct request."""
+
+    request: OsmRequest
+    html: str
+    status: str  # "ok", "empty", "stale" or "failed"
+    expires_at: datetime | None = None
+    correlation_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        amount = "site" if self.request.purchase_amount is None else str(self.request.purchase_amount)
+        return f"{self.request.placement_key}/{self.request.locale}/{amount}"
+
+    @property
+    def relative_path(self) -> str:
+        return f"fragments/{self.key}.html"
+
+
+@dataclass
+class SlotFragment:
+    """One amount of a product inside a placeholder; the slot template reads these fields."""
+
+    amount: int | None
+    html: Markup
+    variants: list[str] = field(default_factory=list)
+    empty: bool = False
+
+
+def write_fragments(assets: Path, fragments: Iterable[Fragment], report: BuildReport) -> None:
+    """Write each distinct fragment once, under ``fragments/<placement>/<locale>/<amount>.html``."""
+    for fragment in fragments:
+        if not fragment.html:
+            continue
+        path = assets / fragment.relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fragment.html + "\n", encoding="utf-8")
+        report.fragments_written += 1
+
+
+def write_product_fragments(
+    assets: Path, index: ItemIndex, fragments: dict[OsmRequest, Fragment], placement_keys: list[str]
+) -> None:
+    """Write one fragment file per product, variant, placement and market, with safe names."""
+    for product, items in index.iter_by_product():
+        folder = assets / "products" / safe_file_name(product)
+        for item in items:
+            for key in placement_keys:
+                fragment = fragments.get(OsmRequest(key, item.locale, item.purchase_amount))
+                if fragment is None or not fragment.html:
+                    continue
+                variant = safe_file_name(item.variant) if item.variant else "product"
+                path = folder / key / item.locale / f"{variant}.html"
+                _check_inside(assets, path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(fragment.html + "\n", encoding="utf-8")
+
+
+def _check_inside(root: Path, path: Path) -> None:
+    # safe_file_name already prevents escapes; this guards the invariant against later changes.
+    assert os.path.commonpath([root.resolve(), path.resolve()]) == str(root.resolve()), path
+
+
+class PageFiller:
+    """Fills the placeholders of the site's pages from the index and the rendered fragments."""
+
+    def __init__(
+        self, config: LoadedConfig, index: ItemIndex, fragments: dict[OsmRequest, Fragment],
+        renderer: FragmentRenderer, beacon: BeaconScript, report: BuildReport,
+    ) -> None:
+        self.settings = config.settings
+        self.index = index
+        self.fragments = fragments
+        self.slot_template = renderer.template("placement-slot.html")
+        self.beacon = beacon
+        self.report = report
+        self.placement_keys = {placement.key for placement in self.settings.placements}
+        self.locales = [market.locale for market in self.settings.markets]
+
+    def fill_site(self, pages_root: Path, staging: Path) -> dict[str, list[str]]:
+        """Copy the site's pages into ``staging``, filling placeholders on the way.
+
+        Returns:
+            The products each page contains, by page path, for the manifest.
+        """
+        assets_path = self.settings.output.assets_path
+        page_products: dict[str, list[str]] = {}
+        for source in sorted(pages_root.rglob("*")):
+            relative = source.relative_to(pages_root)
+            target = staging / relative
+            if source.is_dir() or relative.parts[0] == assets_path:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.suffix.lower() not in (".html", ".htm"):
+                shutil.copy2(source, target)
+                continue
+            script_src = os.path.relpath(staging / assets_path / self.beacon.file_name, target.parent)
+            products = self._fill_file(source, target, relative.as_posix(), script_src.replace(os.sep, "/"))
+            if products:
+                page_products[relative.as_posix()] = products
+        return page_products
+
+    def _fill_file(self, source: Path, target: Path, page_name: str, script_src: str) -> list[str]:
+        text = source.read_text(encoding="utf-8")
+        page_locale = self._page_locale(page_language(text))
+        products: list[str] = []
+
+        def render(placeholder: Placeholder) -> str | None:
+            html = self._render_placeholder(placeholder, page_locale, page_name)
+            if placeholder.product:
+                products.append(placeholder.product)
+            if html is None:
+                self.report.placeholders_empty += 1
+            return html
+
+        script_tag = self.beacon.tag(
+            script_src, mode=self.settings.beacon.mode,
+            count_back_forward_cache=self.settings.beacon.count_back_forward_cache,
+        )
+        result = fill_page(text, render, script_tag, page_name)
+        for problem in result.problems:
+            self.report.problem(problem)
+        self.report.placeholders_filled += result.filled
+        target.write_text(result.text, encoding="utf-8")
+        self.report.pages_written += 1
+        return products
+
+    def _page_locale(self, language: str | None) -> str:
+        if language:
+            for locale in self.locales:
+                if locale.lower() == language.lower():
+                    return locale
+            for locale in self.locales:
+                if locale.split("-")[0] == language.lower():
+                    return locale
+        return self.locales[0]
+
+    def _render_placeholder(self, placeholder: Placeholder, page_locale: str, page_name: str) -> str | None:
+        where = f"{page_name}:{placeholder.line}"
+        key = placeholder.placement_key
+        locale = placeholder.attributes.get("data-osm-locale", page_locale)
+        if key not in self.placement_keys:
+            self.report.problem(f"{where}: placement {key!r} is not configured under placements; add it or fix the page")
+            return None
+        if locale not in self.locales:
+            self.report.problem(f"{where}: locale {locale!r} is not one of the configured markets {self.locales}")
+            return None
+
+        if key == "top-strip-promotion-badge":
+            fragment = self.fragments.get(OsmRequest(key, locale, None))
+            slots = [SlotFragment(amount=None, html=Markup(fragment.html if fragment else ""),
+                                  empty=not (fragment and fragment.html))]
+            return self._render_slot(key, locale, None, slots, None)
+
+        product = placeholder.product
+        if not product:
+            self.report.problem(f"{where}: placement {key!r} needs a data-osm-product attribute")
+            return None
+        items = self.index.for_product(product, locale)
+        if not items:
+            self.report.problem(f"{where}: product {product!r} has no price for {locale} in the catalog")
+            return None
+
+        slots_by_amount: dict[int, SlotFragment] = {}
+        for item in items:
+            slot = slots_by_amount.get(item.purchase_amount)
+            if slot is None:
+                fragment = self.fragments.get(OsmRequest(key, locale, item.purchase_amount))
+                html = fragment.html if fragment else ""
+                slot = SlotFragment(amount=item.purchase_amount, html=Markup(html), empty=not html)
+                slots_by_amount[item.purchase_amount] = slot
+            if item.variant:
+                slot.variants.append(item.variant)
+        active = self._active_amount(placeholder, items)
+        slots = list(slots_by_amount.values())
+        if all(slot.empty for slot in slots):
+            return None
+        return self._render_slot(key, locale, product, slots, active)
+
+    @staticmethod
+    def _active_amount(placeholder: Placeholder, items) -> int:
+        wanted_variant = placeholder.attributes.get("data-osm-variant")
+        for item in items:
+            if wanted_variant is not None and item.variant == wanted_variant:
+                return item.purchase_amount
+        wanted_amount = placeholder.attributes.get("data-osm-amount", "")
+        if wanted_amount.isdigit() and any(item.purchase_amount == int(wanted_amount) for item in items):
+            return int(wanted_amount)
+        return items[0].purchase_amount
+
+    def _render_slot(self, key, locale, product, slots, active) -> str:
+        return self.slot_template.render(
+            placement_key=key, locale=locale, product=product, fragments=slots, active_amount=active,
+        ).strip()
+
+
+def write_manifest(
+    assets: Path, config: LoadedConfig, fragments: dict[OsmRequest, Fragment], index: ItemIndex,
+    page_products: dict[str, list[str]], generated_at: datetime,
+) -> None:
+    """Write ``manifest.json``: fragments with expiry, products with their amounts, pages.
+
+    The products section is streamed item by item, so a large catalog is not built in memory.
+    """
+    settings = config.settings
+    amount_placements = [placement.key for placement in settings.placements if placement.takes_amount]
+    with (assets / MANIFEST_NAME).open("w", encoding="utf-8") as stream:
+        header = {
+            "generated_at": generated_at.isoformat(),
+            "environment": settings.klarna.environment,
+            "region": settings.klarna.region,
+            "api_version": settings.klarna.api_version,
+            "fragments": {
+                fragment.key: {
+                    "file": fragment.relative_path if fragment.html else None,
+                    "status": fragment.status,
+                    "expires_at": fragment.expires_at.isoformat() if fragment.expires_at else None,
+                    "correlation_id": fragment.correlation_id,
+                }
+                for fragment in sorted(fragments.values(), key=lambda fragment: fragment.key)
+            },
+            "pages": page_products,
+        }
+        text = json.dumps(header, indent=1)
+        stream.write(text[:-2] + ',\n "products": {')
+        first = True
+        for product, items in index.iter_by_product():
+            entries = []
+            for item in items:
+                keys = [
+                    fragments[OsmRequest(key, item.locale, item.purchase_amount)].key
+                    for key in amount_placements
+                    if OsmRequest(key, item.locale, item.purchase_amount) in fragments
+                ]
+                entries.append({
+                    "variant": item.variant, "locale": item.locale, "purchase_amount": item.purchase_amount,
+                    "source": item.source, "fragments": keys,
+                    "price_changes_at": item.price_changes_at.isoformat() if item.price_changes_at else None,
+                })
+            stream.write(("\n  " if first else ",\n  ") + json.dumps(product) + ": " + json.dumps(entries))
+            first = False
+        stream.write("\n }\n}\n")

@@ -1,0 +1,111 @@
+"""Write a build into a staging folder and swap it in atomically.
+
+The output path (for example ``_site``) is a symbolic link to a release folder beside it, in
+``.<name>.releases/``. A build writes a new release folder, then replaces the link with
+``os.replace``, which is atomic on POSIX: a reader sees the old site or the new one, never a mix.
+The previous release is kept for ``osm-build rollback``; older ones are removed.
+
+If the output path is a real folder from an earlier tool or version, it is moved into the
+releases folder the first time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from osm_build.errors import PublishError
+
+logger = logging.getLogger(__name__)
+
+KEEP_RELEASES = 2
+STAGING_PREFIX = "staging-"
+
+
+class Publisher:
+    """Creates staging folders for an output path and publishes them."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output.absolute()
+        self.releases = self.output.parent / f".{self.output.name}.releases"
+
+    def current(self) -> Path | None:
+        """Return the release folder that is published now, or None."""
+        if self.output.is_symlink():
+            target = self.output.parent / os.readlink(self.output)
+            return target if target.is_dir() else None
+        if self.output.is_dir():
+            return self.output
+        return None
+
+    def stage(self) -> Path:
+        """Create and return an empty staging folder, removing any left by a crashed build."""
+        try:
+            self.releases.mkdir(parents=True, exist_ok=True)
+            for leftover in self.releases.glob(f"{STAGING_PREFIX}*"):
+                logger.info("Removing %s, left by an interrupted build", leftover)
+                shutil.rmtree(leftover, ignore_errors=True)
+            staging = self.releases / f"{STAGING_PREFIX}{os.getpid()}-{time.time_ns()}"
+            staging.mkdir()
+        except OSError as error:
+            raise PublishError(f"cannot create a staging folder in {self.releases}: {error}") from error
+        return staging
+
+    def publish(self, staging: Path) -> Path:
+        """Turn ``staging`` into a release and point the output link at it.
+
+        Returns:
+            The release folder now published.
+        """
+        release = self.releases / f"release-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
+        try:
+            staging.rename(release)
+            self._adopt_plain_folder()
+            link = self.output.parent / f".{self.output.name}.link-{os.getpid()}"
+            if link.is_symlink():
+                link.unlink()
+            link.symlink_to(os.path.relpath(release, self.output.parent))
+            os.replace(link, self.output)
+        except OSError as error:
+            raise PublishError(f"cannot publish {release} as {self.output}: {error}") from error
+        self._prune(keep=release)
+        return release
+
+    def rollback(self) -> Path:
+        """Point the output back at the previous release.
+
+        Raises:
+            PublishError: if there is no previous release.
+        """
+        current = self.current()
+        releases = self._releases()
+        older = [release for release in releases if current is None or release.name < current.name]
+        if not older:
+            raise PublishError(f"no earlier release of {self.output} to roll back to in {self.releases}")
+        previous = older[-1]
+        link = self.output.parent / f".{self.output.name}.link-{os.getpid()}"
+        link.symlink_to(os.path.relpath(previous, self.output.parent))
+        os.replace(link, self.output)
+        return previous
+
+    def abandon(self, staging: Path) -> None:
+        """Remove a staging folder after a failed build; the published site is untouched."""
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def _adopt_plain_folder(self) -> None:
+        if self.output.is_dir() and not self.output.is_symlink():
+            adopted = self.releases / "release-00000000T000000-adopted"
+            self.output.rename(adopted)
+            logger.info("Moved the existing folder %s to %s", self.output, adopted)
+
+    def _releases(self) -> list[Path]:
+        return sorted(path for path in self.releases.glob("release-*") if path.is_dir())
+
+    def _prune(self, keep: Path) -> None:
+        releases = self._releases()
+        for old in releases[:-KEEP_RELEASES]:
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,85 @@
+"""The build report: what each stage read, sent, wrote and could not do."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from osm_build.catalog.model import CatalogReport
+from osm_build.fetch import FetchReport
+
+MAX_LISTED_PROBLEMS = 200
+
+
+@dataclass
+class BuildReport:
+    """Counters and problems of one build, printed at the end and written as JSON."""
+
+    catalog: CatalogReport = field(default_factory=CatalogReport)
+    fetch: FetchReport = field(default_factory=FetchReport)
+    products: int = 0
+    distinct_requests: int = 0
+    fragments_written: int = 0
+    empty_answers: int = 0
+    pages_written: int = 0
+    placeholders_filled: int = 0
+    placeholders_empty: int = 0
+    stale: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings_count: int = 0
+    published: str | None = None
+
+    def problem(self, message: str) -> None:
+        """Record a problem the user should look at; the list is capped, the count is not."""
+        self.warnings_count += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(message)
+
+    def to_dict(self) -> dict:
+        catalog = self.catalog
+        return {
+            "products": self.products,
+            "rows_read": catalog.rows_read,
+            "rows_skipped": catalog.rows_skipped,
+            "rows_skipped_by_reason": dict(catalog.skipped_by_reason),
+            "items_priced": catalog.items_priced,
+            "excluded_unpublished": catalog.excluded_unpublished,
+            "market_mismatches": catalog.market_mismatches,
+            "catalog_format": catalog.format,
+            "distinct_requests": self.distinct_requests,
+            **asdict(self.fetch),
+            "fragments_written": self.fragments_written,
+            "empty_answers": self.empty_answers,
+            "pages_written": self.pages_written,
+            "placeholders_filled": self.placeholders_filled,
+            "placeholders_empty": self.placeholders_empty,
+            "stale": self.stale,
+            "failed_requests": self.failed,
+            "row_errors": [str(error) for error in catalog.errors],
+            "problems": self.problems,
+            "warnings": self.warnings_count,
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    def summary_lines(self) -> list[str]:
+        """Return the end-of-build summary for a terminal."""
+        data = self.to_dict()
+        lines = [
+            f"Products read:        {data['products']} ({data['rows_read']} rows, "
+            f"{data['rows_skipped']} skipped, {data['excluded_unpublished']} not published)",
+            f"Items priced:         {data['items_priced']} ({data['market_mismatches']} market mismatches)",
+            f"Distinct requests:    {data['distinct_requests']}",
+            f"Requests sent:        {data['requests_sent']} (cache hits {data['cache_hits']}, "
+            f"revalidated {data['revalidated']}, retries {data['retries']})",
+            f"Failed / stale:       {len(self.failed)} / {len(self.stale)}",
+            f"Fragments written:    {data['fragments_written']} ({data['empty_answers']} answers with nothing to show)",
+            f"Pages written:        {data['pages_written']} ({data['placeholders_filled']} placeholders filled, "
+            f"{data['placeholders_empty']} left empty)",
+            f"Warnings:             {data['warnings']}",
+        ]
+        return lines
