@@ -10,21 +10,22 @@ import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from osm_build.assets import load_beacon_script
 from osm_build.catalog import read_catalog
+from osm_build.catalog.model import PricedItem
 from osm_build.config import LoadedConfig
 from osm_build.errors import OsmBuildError
 from osm_build.fetch import FetchReport, OsmAnswer, OsmRequest, fetch_answers_sync, resolve_base_url
 from osm_build.itemindex import ItemIndex
 from osm_build.output import (
-    MANIFEST_NAME, REPORT_NAME, Fragment, PageFiller, write_fragments, write_manifest,
-    write_product_fragments,
+    MANIFEST_NAME, REPORT_NAME, Fragment, PageFiller, link_tree, write_fragments, write_manifest,
+    write_new_file, write_product_fragments,
 )
 from osm_build.plan import Plan, build_plan
 from osm_build.publish import Publisher
@@ -40,12 +41,23 @@ class StrictModeError(OsmBuildError):
 
 @dataclass
 class BuildOptions:
-    """Choices made on the command line for one build."""
+    """Choices made on the command line or by a webhook for one build.
+
+    Attributes:
+        strict: fail instead of publishing around failed or stale requests.
+        now: the build time that sale windows are judged at (default: now, UTC).
+        on_fetch_progress: called with (done, total) as answers arrive.
+        only_products: rebuild only these product ids and the pages that show them, on top of
+            the published release. Without a published release the build is a full one.
+        price_overrides: items whose prices replace the catalog's for their products (a webhook
+            payload may carry prices newer than the catalog export). Their products are rebuilt.
+    """
 
     strict: bool = False
     now: datetime | None = None
     on_fetch_progress: Callable[[int, int], None] | None = None
-    extra: dict = field(default_factory=dict)
+    only_products: frozenset[str] | None = None
+    price_overrides: list[PricedItem] | None = None
 
 
 def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> BuildReport:
@@ -60,12 +72,19 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
     now = options.now or datetime.now(UTC)
     locales = [market.locale for market in settings.markets]
 
+    publisher = Publisher(config.resolve(settings.output.directory))
+    previous = PreviousOutput(publisher.current(), settings.output.assets_path)
+    scope = incremental_scope(options, previous)
+
     with tempfile.TemporaryDirectory(prefix="osm-build-") as scratch:
-        # Read the catalog and plan one request per distinct (placement, locale, amount).
+        # Read the catalog (only the products in scope for an incremental build) and plan one
+        # request per distinct (placement, locale, amount).
         index = ItemIndex(Path(scratch) / "items.sqlite")
         items = read_catalog(
             settings.catalog, settings.markets, base_dir=config.base_dir, report=report.catalog, now=now
         )
+        if scope is not None:
+            items = scope.select(items, options.price_overrides or [])
         plan = build_plan(items, settings.placements, locales, index)
         report.products = len(plan.products)
         report.distinct_requests = len(plan.requests)
@@ -79,8 +98,6 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
             config.resolve(settings.templates) if settings.templates else None,
             allow_loopback_http=allows_loopback_http(config),
         )
-        publisher = Publisher(config.resolve(settings.output.directory))
-        previous = PreviousOutput(publisher.current(), settings.output.assets_path)
         fragments = render_fragments(settings.placements, answers, renderer, previous, report)
         if options.strict and (report.failed or report.stale):
             raise StrictModeError(
@@ -91,7 +108,10 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
         # Write fragments, pages, script and manifest into a staging folder, then swap it in.
         staging = publisher.stage()
         try:
-            write_output(config, staging, index, fragments, renderer, report, now)
+            if scope is None:
+                write_output(config, staging, index, fragments, renderer, report, now)
+            else:
+                write_incremental_output(config, staging, previous, scope, index, fragments, renderer, report, now)
         except BaseException:
             publisher.abandon(staging)
             raise
@@ -141,17 +161,19 @@ def allows_loopback_http(config: LoadedConfig) -> bool:
 
 
 class PreviousOutput:
-    """The fragments of the currently published release, for fallback when a request fails."""
+    """The currently published release: fallback fragments and the base of incremental builds."""
 
     def __init__(self, release: Path | None, assets_path: str) -> None:
+        self.release = release
         self.assets = release / assets_path if release else None
-        self.fragments: dict = {}
+        self.manifest: dict | None = None
         manifest = self.assets / MANIFEST_NAME if self.assets else None
         if manifest and manifest.is_file():
             try:
-                self.fragments = json.loads(manifest.read_text(encoding="utf-8")).get("fragments", {})
+                self.manifest = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:
                 logger.warning("Cannot read the previous manifest %s (%s); no fallback fragments", manifest, error)
+        self.fragments: dict = (self.manifest or {}).get("fragments", {})
 
     def fragment_html(self, key: str) -> str | None:
         entry = self.fragments.get(key)
@@ -161,6 +183,40 @@ class PreviousOutput:
             return (self.assets / entry["file"]).read_text(encoding="utf-8").strip()
         except OSError:
             return None
+
+
+@dataclass
+class IncrementalScope:
+    """The products an incremental build re-reads and the pages it fills again."""
+
+    changed: frozenset[str]
+    products: frozenset[str]
+    pages: list[str]
+
+    def select(self, items: Iterable[PricedItem], overrides: list[PricedItem]) -> Iterator[PricedItem]:
+        """Keep the catalog items of products in scope, with webhook prices replacing the catalog's."""
+        overridden = {item.product for item in overrides}
+        for item in items:
+            if item.product in self.products and item.product not in overridden:
+                yield item
+        yield from overrides
+
+
+def incremental_scope(options: BuildOptions, previous: PreviousOutput) -> IncrementalScope | None:
+    """Work out what an incremental build touches, or return None for a full build."""
+    if options.only_products is None and not options.price_overrides:
+        return None
+    if previous.manifest is None:
+        logger.info("No published release with a manifest yet, so this build is a full one")
+        return None
+    changed = set(options.only_products or ())
+    changed.update(item.product for item in options.price_overrides or [])
+    pages = [page for page, products in previous.manifest.get("pages", {}).items() if changed.intersection(products)]
+    products = set(changed)
+    for page in pages:
+        products.update(previous.manifest["pages"][page])
+    logger.info("Incremental build: %d changed products, %d pages to fill again", len(changed), len(pages))
+    return IncrementalScope(changed=frozenset(changed), products=frozenset(products), pages=pages)
 
 
 def render_fragments(placements, answers: dict[OsmRequest, OsmAnswer], renderer: FragmentRenderer,
@@ -219,4 +275,36 @@ def write_output(config: LoadedConfig, staging: Path, index: ItemIndex, fragment
         page_products = filler.fill_site(config.resolve(settings.site.pages), staging)
 
     write_manifest(assets, config, fragments, index, page_products, now)
+    report.write(assets / REPORT_NAME)
+
+
+def write_incremental_output(config: LoadedConfig, staging: Path, previous: PreviousOutput,
+                             scope: IncrementalScope, index: ItemIndex, fragments: dict,
+                             renderer: FragmentRenderer, report: BuildReport, now: datetime) -> None:
+    """Write a new release that shares unchanged files with the published one.
+
+    Unchanged files are hard links into the published release, and every file this build writes
+    is a new file (``write_new_file`` unlinks first), so the published release never changes.
+    """
+    settings = config.settings
+    link_tree(previous.release, staging)
+    assets = staging / settings.output.assets_path
+    beacon = load_beacon_script(config.resolve(settings.templates) if settings.templates else None)
+    if not (assets / beacon.file_name).exists():
+        write_new_file(assets / beacon.file_name, beacon.content)
+
+    write_fragments(assets, fragments.values(), report)
+    if settings.output.product_fragments:
+        amount_keys = [placement.key for placement in settings.placements if placement.takes_amount]
+        write_product_fragments(assets, index, fragments, amount_keys)
+
+    page_products = dict(previous.manifest.get("pages", {}))
+    if settings.site is not None and scope.pages:
+        filler = PageFiller(config, index, fragments, renderer, beacon, report)
+        page_products.update(filler.fill_pages(config.resolve(settings.site.pages), staging, scope.pages))
+
+    merged_fragments = {**previous.fragments}
+    write_manifest(assets, config, fragments, index, page_products, now,
+                   previous=previous.manifest, replaced_products=scope.products,
+                   previous_fragments=merged_fragments)
     report.write(assets / REPORT_NAME)

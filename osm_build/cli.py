@@ -72,18 +72,23 @@ def main(verbose: int, quiet: bool) -> None:
 @strict_option
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write the build report as JSON to this file.")
-def build(config_path: Path, strict: bool, report_path: Path | None) -> None:
+@click.option("--only", "only_products", multiple=True, metavar="ID",
+              help="Rebuild only this product id and the pages that show it (repeatable).")
+def build(config_path: Path, strict: bool, report_path: Path | None, only_products: tuple[str, ...]) -> None:
     """Build the site: read the catalog, fetch placements, fill pages, publish atomically.
 
     The output folder named in the config is replaced in one step when the build
-    succeeds; a failed build leaves the published site as it was.
+    succeeds; a failed build leaves the published site as it was. With --only, the
+    build starts from the published release and redoes only the named products.
     """
     from osm_build.build import BuildOptions, run_build
 
     loaded = load_checked_config(config_path, strict)
     progress = FetchProgress() if sys.stderr.isatty() else None
     try:
-        report = run_build(loaded, BuildOptions(strict=strict, on_fetch_progress=progress))
+        options = BuildOptions(strict=strict, on_fetch_progress=progress,
+                               only_products=frozenset(only_products) if only_products else None)
+        report = run_build(loaded, options)
     finally:
         if progress:
             progress.close()

@@ -57,14 +57,36 @@ class SlotFragment:
     empty: bool = False
 
 
+def write_new_file(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to a new file at ``path``, replacing any file there instead of changing it.
+
+    An incremental build's staging folder starts as hard links into the published release, so
+    writing into an existing file would change the published site too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Fill ``target`` with hard links to every file under ``source``."""
+    for folder, folder_names, file_names in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in file_names:
+            os.link(Path(folder) / name, target / relative / name)
+
+
 def write_fragments(assets: Path, fragments: Iterable[Fragment], report: BuildReport) -> None:
     """Write each distinct fragment once, under ``fragments/<placement>/<locale>/<amount>.html``."""
     for fragment in fragments:
         if not fragment.html:
             continue
-        path = assets / fragment.relative_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(fragment.html + "\n", encoding="utf-8")
+        write_new_file(assets / fragment.relative_path, fragment.html + "\n")
         report.fragments_written += 1
 
 
@@ -82,8 +104,7 @@ def write_product_fragments(
                 variant = safe_file_name(item.variant) if item.variant else "product"
                 path = folder / key / item.locale / f"{variant}.html"
                 _check_inside(assets, path)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(fragment.html + "\n", encoding="utf-8")
+                write_new_file(path, fragment.html + "\n")
 
 
 def _check_inside(root: Path, path: Path) -> None:
@@ -130,6 +151,20 @@ class PageFiller:
                 page_products[relative.as_posix()] = products
         return page_products
 
+    def fill_pages(self, pages_root: Path, staging: Path, pages: list[str]) -> dict[str, list[str]]:
+        """Fill only the named pages (paths relative to ``pages_root``) again from their sources."""
+        assets_path = self.settings.output.assets_path
+        page_products: dict[str, list[str]] = {}
+        for page in pages:
+            source = pages_root / page
+            target = staging / page
+            if not source.is_file():
+                logger.warning("Page %s is in the manifest but no longer in %s; it was not filled", page, pages_root)
+                continue
+            script_src = os.path.relpath(staging / assets_path / self.beacon.file_name, target.parent)
+            page_products[page] = self._fill_file(source, target, page, script_src.replace(os.sep, "/"))
+        return page_products
+
     def _fill_file(self, source: Path, target: Path, page_name: str, script_src: str) -> list[str]:
         text = source.read_text(encoding="utf-8")
         page_locale = self._page_locale(page_language(text))
@@ -151,7 +186,7 @@ class PageFiller:
         for problem in result.problems:
             self.report.problem(problem)
         self.report.placeholders_filled += result.filled
-        target.write_text(result.text, encoding="utf-8")
+        write_new_file(target, result.text)
         self.report.pages_written += 1
         return products
 
@@ -226,34 +261,47 @@ class PageFiller:
 
 def write_manifest(
     assets: Path, config: LoadedConfig, fragments: dict[OsmRequest, Fragment], index: ItemIndex,
-    page_products: dict[str, list[str]], generated_at: datetime,
+    page_products: dict[str, list[str]], generated_at: datetime, *, previous: dict | None = None,
+    replaced_products: frozenset[str] = frozenset(), previous_fragments: dict | None = None,
 ) -> None:
     """Write ``manifest.json``: fragments with expiry, products with their amounts, pages.
 
     The products section is streamed item by item, so a large catalog is not built in memory.
+    An incremental build passes the ``previous`` manifest: its products outside
+    ``replaced_products`` and its fragments are kept.
     """
     settings = config.settings
     amount_placements = [placement.key for placement in settings.placements if placement.takes_amount]
-    with (assets / MANIFEST_NAME).open("w", encoding="utf-8") as stream:
+    manifest_path = assets / MANIFEST_NAME
+    if manifest_path.exists():
+        manifest_path.unlink()
+    fragment_entries = dict(previous_fragments or {})
+    fragment_entries.update(
+        (fragment.key, {
+            "file": fragment.relative_path if fragment.html else None,
+            "status": fragment.status,
+            "expires_at": fragment.expires_at.isoformat() if fragment.expires_at else None,
+            "correlation_id": fragment.correlation_id,
+        })
+        for fragment in fragments.values()
+    )
+    with manifest_path.open("w", encoding="utf-8") as stream:
         header = {
             "generated_at": generated_at.isoformat(),
             "environment": settings.klarna.environment,
             "region": settings.klarna.region,
             "api_version": settings.klarna.api_version,
-            "fragments": {
-                fragment.key: {
-                    "file": fragment.relative_path if fragment.html else None,
-                    "status": fragment.status,
-                    "expires_at": fragment.expires_at.isoformat() if fragment.expires_at else None,
-                    "correlation_id": fragment.correlation_id,
-                }
-                for fragment in sorted(fragments.values(), key=lambda fragment: fragment.key)
-            },
+            "fragments": dict(sorted(fragment_entries.items())),
             "pages": page_products,
         }
         text = json.dumps(header, indent=1)
         stream.write(text[:-2] + ',\n "products": {')
         first = True
+        for product, entries in (previous or {}).get("products", {}).items():
+            if product in replaced_products:
+                continue
+            stream.write(("\n  " if first else ",\n  ") + json.dumps(product) + ": " + json.dumps(entries))
+            first = False
         for product, items in index.iter_by_product():
             entries = []
             for item in items:

@@ -1,0 +1,153 @@
+"""End-to-end builds of the example site against the emulator over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from osm_build.build import BuildOptions, run_build
+from osm_build.cli import main
+from osm_build.config import load_config
+from osm_build.errors import AccessDeniedError
+
+
+def build(config_path: Path, **options):
+    return run_build(load_config(config_path), BuildOptions(**options))
+
+
+def test_example_site_pages_show_messages(example_site, emulator, tmp_path):
+    report = build(example_site())
+    stats = emulator.stats()
+
+    assert report.fetch.requests_sent == report.distinct_requests
+    assert stats["requests"] == report.distinct_requests
+    assert stats["impressions"] == 0
+
+    belt = (tmp_path / "_site" / "products" / "belt.html").read_text(encoding="utf-8")
+    # The belt is on sale at $55.00: four payments of $13.75.
+    assert "Make 4 payments of $13.75. No fees." in belt
+    assert belt.count("data-osm-beacon") == 1
+    hoodie = (tmp_path / "_site" / "products" / "hoodie.html").read_text(encoding="utf-8")
+    assert "Make 4 payments of $10.50. No fees." in hoodie
+    assert '<template data-osm-amount="4500"' in hoodie
+    spanish = (tmp_path / "_site" / "es" / "index.html").read_text(encoding="utf-8")
+    assert 'lang="es-US" data-osm-amount="9000"' in spanish
+
+
+def test_build_report_counts(example_site, tmp_path):
+    report = build(example_site())
+    data = report.to_dict()
+    assert data["products"] == 16
+    assert data["rows_read"] == 25
+    assert data["distinct_requests"] == len({(request["placement_key"], request["locale"], request["purchase_amount"])
+                                              for request in _plan_requests(tmp_path / "site_config.yaml")})
+    assert data["pages_written"] == 6
+    assert data["failed_requests"] == []
+    written = json.loads((tmp_path / "_site" / "osm" / "build-report.json").read_text(encoding="utf-8"))
+    assert written["requests_sent"] == data["requests_sent"]
+
+
+def _plan_requests(config_path: Path) -> list[dict]:
+    result = CliRunner().invoke(main, ["plan", "--json", "-c", str(config_path)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["requests"]
+
+
+def test_plan_json_lists_requests_and_items(example_site, emulator):
+    config_path = example_site()
+    result = CliRunner().invoke(main, ["plan", "--json", "-c", str(config_path)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["products"] == 16
+    assert {"placement_key": "credit-promotion-badge", "locale": "en-US", "purchase_amount": 4200} in document["requests"]
+    assert {"placement_key": "top-strip-promotion-badge", "locale": "es-US", "purchase_amount": None} in document["requests"]
+    hoodie_red = [item for item in document["items"] if item["variant"] == "79" and item["locale"] == "en-US"]
+    assert hoodie_red == [{"product": "45", "variant": "79", "locale": "en-US", "purchase_amount": 4200,
+                           "source": hoodie_red[0]["source"]}]
+    assert re.fullmatch(r"woocommerce_products\.csv:\d+", hoodie_red[0]["source"])
+    assert emulator.stats()["requests"] == 0
+
+
+def test_second_build_gives_same_pages(example_site, tmp_path):
+    config_path = example_site()
+    build(config_path)
+    first = {path.relative_to(tmp_path / "_site"): path.read_bytes()
+             for path in (tmp_path / "_site").rglob("*.html")}
+    build(config_path)
+    second = {path.relative_to(tmp_path / "_site"): path.read_bytes()
+              for path in (tmp_path / "_site").rglob("*.html")}
+    assert first.keys() == second.keys()
+    for name in first:
+        assert first[name] == second[name], name
+    assert second[Path("index.html")].count(b"<!--osm:begin-->") == 4
+
+
+def test_unknown_client_id_stops_after_one_request(example_site, emulator, tmp_path):
+    config_path = example_site(klarna={"client_id": "00000000-0000-0000-0000-000000000000"})
+    with pytest.raises(AccessDeniedError) as raised:
+        build(config_path)
+    message = raised.value.message
+    assert "00000000-0000-0000-0000-000000000000" in message
+    assert "User-Agent" in message
+    assert "account manager" in message
+    assert re.search(r"klarna-correlation-id [0-9a-f-]{36}", message)
+    assert emulator.stats()["requests"] == 1
+    assert not (tmp_path / "_site").exists()
+
+
+def test_hostile_catalog_stays_inside_output(emulator, tmp_path, example_site):
+    catalog = tmp_path / "hostile.csv"
+    catalog.write_text(
+        'id,title,price\n'
+        '../../x,"<script>alert(1)</script>",45.00\n'
+        '"<img src=x onerror=alert(1)>",Plain,50.00\n',
+        encoding="utf-8",
+    )
+    pages = tmp_path / "hostile_pages"
+    pages.mkdir()
+    (pages / "index.html").write_text(
+        '<html lang="en-US"><head></head><body>'
+        '<div data-osm-placement="credit-promotion-badge" data-osm-product="../../x"></div>'
+        '<div data-osm-placement="credit-promotion-badge" data-osm-product="&lt;img src=x onerror=alert(1)&gt;"></div>'
+        '</body></html>', encoding="utf-8")
+    config_path = example_site(catalog={"path": str(catalog), "format": "csv", "currency": "USD"},
+                               site={"pages": str(pages)})
+    report = build(config_path)
+    assert report.placeholders_filled == 2
+
+    output = (tmp_path / "_site").resolve()
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and "x" == path.stem:
+            raise AssertionError(f"{path} written outside the product folders")
+    assert not (tmp_path.parent / "x").exists()
+    product_files = list((output / "osm" / "products").rglob("*.html"))
+    assert len(product_files) == 4
+    for path in product_files:
+        assert path.resolve().is_relative_to(output / "osm" / "products")
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    manifest = (output / "osm" / "manifest.json").read_text(encoding="utf-8")
+    assert '"../../x"' in manifest
+
+
+def test_cli_build_prints_report(example_site, tmp_path):
+    result = CliRunner().invoke(main, ["-q", "build", "-c", str(example_site())])
+    assert result.exit_code == 0, result.output
+    assert "Distinct requests:" in result.stderr
+    assert "Requests sent:" in result.stderr
+    assert (tmp_path / "_site" / "index.html").is_file()
+
+
+def test_cli_config_error_exit_code(tmp_path):
+    path = tmp_path / "site_config.yaml"
+    path.write_text("klarna:\n  environment: nope\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "-c", str(path)])
+    assert result.exit_code == 1
+    assert "Error: " in result.output
+    assert "line 2, klarna.environment: must be one of" in result.output
+    assert "Traceback" not in result.output
