@@ -1,0 +1,198 @@
+"""Read generic CSV, JSON and JSON Lines exports through ``catalog.mapping``.
+
+The mapping names the column (CSV) or key (JSON) of each field. JSON keys may be dotted paths
+(``offer.price``). JSON numbers are read as major units (``12.5``) unless
+``price_in_minor_units`` is set; JSON Lines are read line by line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from osm_build.catalog.amounts import AmountError, parse_minor_units
+from osm_build.catalog.context import ReadContext, parse_datetime, parse_flag
+from osm_build.catalog.pricing import Offer
+from osm_build.catalog.settings import FieldMapping
+from osm_build.catalog.textfile import CsvFile, open_text
+from osm_build.errors import CatalogError
+
+_OFF_WORDS = frozenset({"draft", "hidden", "archived", "unpublished", "private", "inactive", "disabled"})
+
+
+def read_generic_csv(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]:
+    """Yield an offer per row of a CSV file, with columns named by the mapping."""
+    mapping = context.settings.mapping
+    with csv_file.rows() as (header, rows):
+        index = {name: position for position, name in reversed(list(enumerate(header)))}
+        missing = [name for name in (mapping.product_id, mapping.price) if name not in index]
+        if missing:
+            raise CatalogError(
+                f"{csv_file.path} has no column {', '.join(repr(m) for m in missing)} named in "
+                f"catalog.mapping; its header is: {', '.join(header)}."
+            )
+        id_at = index[mapping.product_id]
+        price_at = index[mapping.price]
+        optional = {
+            field: index.get(column) if column else None
+            for field, column in (
+                ("variant", mapping.variant_id),
+                ("title", mapping.title),
+                ("sku", mapping.sku),
+                ("currency", mapping.currency),
+                ("sale_price", mapping.sale_price),
+                ("sale_starts", mapping.sale_starts),
+                ("sale_ends", mapping.sale_ends),
+                ("published", mapping.published),
+            )
+        }
+        market_at = context.market_positions(header)
+        plain = not market_at and all(position is None for field, position in optional.items() if field != "title")
+        title_at = optional["title"]
+        width = max(id_at, price_at, title_at or 0) + 1
+        rows_read = 0
+        try:
+            if plain and not mapping.price_in_minor_units:
+                # The common case (id, price, title) stays on a short path for speed.
+                for line, row in rows:
+                    rows_read += 1
+                    if len(row) < width:
+                        row = row + [""] * (width - len(row))
+                    yield Offer(
+                        product=row[id_at].strip(),
+                        variant=None,
+                        title=row[title_at] if title_at is not None else "",
+                        line=line,
+                        price=row[price_at].strip(),
+                        price_field=mapping.price,
+                    )
+                return
+            for line, row in rows:
+                rows_read += 1
+                record = {name: row[position] for name, position in index.items() if position < len(row)}
+                offer = _mapped_offer(record, mapping, line, context)
+                if offer is None:
+                    continue
+                if market_at:
+                    offer.market_prices = {name: record.get(name, "").strip() for name in market_at}
+                yield offer
+        finally:
+            context.report.rows_read += rows_read
+
+
+def read_generic_json(path: Path, encoding: str, context: ReadContext) -> Iterator[Offer]:
+    """Yield an offer per object of a JSON array (or of the first list in a top-level object)."""
+    # NOTE: a JSON array is loaded whole; for large exports use JSON Lines, which streams.
+    with open_text(path, encoding) as handle:
+        try:
+            document = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise CatalogError(f"{path} is not valid JSON: {error}.") from error
+    items, prefix = document, "$"
+    if isinstance(document, dict):
+        key = next((k for k, value in document.items() if isinstance(value, list)), None)
+        if key is None:
+            raise CatalogError(f"{path} contains a JSON object without a list of products; write a JSON array of product objects.")
+        items, prefix = document[key], f"$.{key}"
+    if not isinstance(items, list):
+        raise CatalogError(f"{path} contains no JSON array of products; write a JSON array of product objects.")
+    for position, record in enumerate(items):
+        context.report.rows_read += 1
+        where = f"{prefix}[{position}]"
+        if not isinstance(record, dict):
+            context.skip(where, None, None, "not a JSON object", "invalid row")
+            continue
+        offer = _mapped_offer(record, context.settings.mapping, where, context)
+        if offer is not None:
+            yield offer
+
+
+def read_generic_jsonl(path: Path, encoding: str, context: ReadContext) -> Iterator[Offer]:
+    """Yield an offer per line of a JSON Lines file."""
+    with open_text(path, encoding) as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            context.report.rows_read += 1
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as error:
+                context.skip(line, None, text.strip()[:80], f"invalid JSON: {error.msg}", "invalid row")
+                continue
+            if not isinstance(record, dict):
+                context.skip(line, None, text.strip()[:80], "not a JSON object", "invalid row")
+                continue
+            offer = _mapped_offer(record, context.settings.mapping, line, context)
+            if offer is not None:
+                yield offer
+
+
+def _lookup(record: dict[str, Any], key: str | None) -> Any:
+    if key is None:
+        return None
+    if key in record:
+        return record[key]
+    value: Any = record
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).strip()
+
+
+def _mapped_offer(record: dict[str, Any], mapping: FieldMapping, where: int | str, context: ReadContext) -> Offer | None:
+    product = _text(_lookup(record, mapping.product_id))
+    if not product:
+        context.skip(where, mapping.product_id, "", "missing product id", "missing id")
+        return None
+    published = _text(_lookup(record, mapping.published))
+    if published and (parse_flag(published) is False or published.lower() in _OFF_WORDS):
+        if not context.settings.include_unpublished:
+            context.exclude(where, f"{mapping.published} is {published!r}")
+            return None
+
+    price: str | int = _text(_lookup(record, mapping.price))
+    sale: str | int = _text(_lookup(record, mapping.sale_price))
+    if mapping.price_in_minor_units:
+        try:
+            price = parse_minor_units(price)
+            sale = parse_minor_units(sale) if sale else sale
+        except AmountError as error:
+            context.skip(where, mapping.price, price, f"{error.key}: {error}", error.key)
+            return None
+    offer = Offer(
+        product=product,
+        variant=_text(_lookup(record, mapping.variant_id)) or None,
+        title=_text(_lookup(record, mapping.title)),
+        line=where,
+        sku=_text(_lookup(record, mapping.sku)) or None,
+        price=price,
+        price_field=mapping.price,
+        currency=_text(_lookup(record, mapping.currency)).upper() or None,
+        sale_price=sale,
+        sale_field=mapping.sale_price or "sale_price",
+    )
+    for key, is_end in ((mapping.sale_starts, False), (mapping.sale_ends, True)):
+        text = _text(_lookup(record, key))
+        if not text:
+            continue
+        try:
+            moment = parse_datetime(text, end=is_end)
+        except ValueError:
+            context.skip(where, key, text, "invalid sale date: use ISO 8601 such as 2024-05-01", "invalid sale date")
+            return None
+        if is_end:
+            offer.sale_ends = moment
+        else:
+            offer.sale_starts = moment
+    return offer
