@@ -21,7 +21,9 @@ from osm_build.catalog import read_catalog
 from osm_build.catalog.model import PricedItem
 from osm_build.config import LoadedConfig
 from osm_build.errors import OsmBuildError
-from osm_build.fetch import FetchReport, OsmAnswer, OsmRequest, fetch_answers_sync, resolve_base_url
+from osm_build.fetch import (
+    FetchPolicy, FetchReport, OsmAnswer, OsmRequest, RetryPolicy, fetch_answers_sync, resolve_base_url,
+)
 from osm_build.itemindex import ItemIndex
 from osm_build.output import (
     MANIFEST_NAME, REPORT_NAME, Fragment, PageFiller, link_tree, write_fragments, write_manifest,
@@ -127,11 +129,22 @@ def fetch_plan(config: LoadedConfig, plan: Plan, fetch_report: FetchReport, opti
     """Fetch every planned request, starting the embedded emulator when the config asks for it."""
     settings = config.settings
     cache_dir = config.resolve(settings.cache.directory) if settings.cache.enabled else None
+    retry = settings.klarna.retry
     with embedded_emulator(config) as emulator_url:
+        policy = FetchPolicy(
+            retry=RetryPolicy(
+                max_attempts=retry.max_attempts, backoff_factor=retry.backoff_seconds,
+                backoff_jitter=retry.backoff_jitter, max_wait_seconds=retry.max_wait_seconds,
+                max_total_wait_seconds=retry.max_total_wait_seconds,
+            ),
+            max_stale_seconds=settings.cache.max_stale_seconds,
+            cache_namespace="embedded-emulator" if emulator_url else None,
+        )
         base_url = resolve_base_url(settings.klarna, emulator_url=emulator_url)
         return fetch_answers_sync(
             plan.sorted_requests(), settings.klarna, base_url=base_url, cache_dir=cache_dir,
             api_key=config.api_key(), report=fetch_report, on_progress=options.on_fetch_progress,
+            policy=policy,
         )
 
 

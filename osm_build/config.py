@@ -30,6 +30,16 @@ DEFAULT_CONFIG_NAME = "site_config.yaml"
 PLACEMENT_KEYS = ("credit-promotion-badge", "top-strip-promotion-badge")
 
 
+class RetrySettings(Section):
+    """How failed requests are retried (timeouts, connection errors, 429 and 5xx)."""
+
+    max_attempts: int = Field(default=4, ge=1, le=20, description="Attempts per request, the first included.")
+    backoff_seconds: float = Field(default=0.5, ge=0, description="The first wait; each next wait doubles.")
+    backoff_jitter: float = Field(default=0.5, ge=0, le=1, description="The random share of each wait.")
+    max_wait_seconds: float = Field(default=10.0, ge=0, description="The longest single wait, Retry-After included.")
+    max_total_wait_seconds: float = Field(default=30.0, ge=0, description="The longest total wait per request.")
+
+
 class KlarnaSettings(Section):
     """Which OSM API to call and how."""
 
@@ -48,7 +58,10 @@ class KlarnaSettings(Section):
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     read_timeout_seconds: float = Field(default=10.0, gt=0)
     concurrency: int = Field(default=8, ge=1, le=256)
-    requests_per_second: float = Field(default=25.0, gt=0)
+    requests_per_second: float = Field(
+        default=25.0, gt=0, description="Below Klarna's general playground limit of 50 requests/s."
+    )
+    retry: RetrySettings = RetrySettings()
 
     @field_validator("user_agent")
     @classmethod
@@ -118,6 +131,10 @@ class CacheSettings(Section):
 
     directory: Path = Path(".osm-cache")
     enabled: bool = True
+    max_stale_seconds: float | None = Field(
+        default=None, ge=0,
+        description="How long past expiry a cached answer may replace a failed request; unset: any age.",
+    )
 
 
 class SiteConfig(Section):
@@ -245,7 +262,7 @@ def _describe_validation_error(document, item: dict[str, Any]) -> str:
         message = f"must be one of {item['ctx']['expected']}"
     # A failing model validator reports the model's own location; the value is then the mapping.
     value = item.get("input")
-    shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+    shown = "" if isinstance(value, (dict, list)) or repr(value) in message else f" (got {value!r})"
     return _describe(document, location, f"{message}{shown}")
 
 

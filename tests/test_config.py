@@ -78,10 +78,7 @@ def test_unset_environment_variable_names_key_path(tmp_path, monkeypatch):
 def test_missing_key_and_wrong_currency(tmp_path):
     text = VALID.replace("  path: catalog.csv\n", "").replace("- locale: en-US", "- locale: da-DK\n    currency: EUR")
     problems = problems_of(tmp_path, text)
-    assert any(
-        "markets[0]" in problem and "'EUR' is not the currency Klarna requires for da-DK (DKK)" in problem
-        for problem in problems
-    )
+    assert "line 7, markets[0].currency: 'EUR' is not the currency Klarna requires for da-DK (DKK); set currency: DKK" in problems
     assert "line 10, catalog.path: required key is missing" in problems
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from babel import Locale, UnknownLocaleError
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from osm_build.locales import SUPPORTED_LOCALES, currency_for_locale
 from osm_build.schema import Section
@@ -131,16 +131,22 @@ class MarketSettings(Section):
             )
         return value
 
-    @model_validator(mode="after")
-    def _check_currency(self) -> "MarketSettings":
-        required = currency_for_locale(self.locale)
-        if self.currency is None:
-            object.__setattr__(self, "currency", required)
-        elif self.currency.upper() != required:
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        locale = info.data.get("locale")
+        if value is None or locale is None:
+            return value
+        required = currency_for_locale(locale)
+        if value.upper() != required:
             raise ValueError(
-                f"currency {self.currency!r} is not the currency Klarna requires for "
-                f"{self.locale} ({required}); set currency: {required}"
+                f"{value!r} is not the currency Klarna requires for {locale} ({required}); "
+                f"set currency: {required}"
             )
-        else:
-            object.__setattr__(self, "currency", self.currency.upper())
+        return required
+
+    @model_validator(mode="after")
+    def _default_currency(self) -> "MarketSettings":
+        if self.currency is None:
+            object.__setattr__(self, "currency", currency_for_locale(self.locale))
         return self
