@@ -76,7 +76,8 @@ def test_token_bucket_rate():
         return time.monotonic() - started
 
     elapsed = asyncio.run(take(26))
-    assert 0.45 <= elapsed < 0.9
+    # The lower bound is the limit; the upper bound only catches a bucket that never refills.
+    assert 0.45 <= elapsed < 3.0
 
 
 def test_gate_bounds_concurrency():
