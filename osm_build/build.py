@@ -51,8 +51,9 @@ class BuildOptions:
         on_fetch_progress: called with (done, total) as answers arrive.
         only_products: rebuild only these product ids and the pages that show them, on top of
             the published release. Without a published release the build is a full one.
-        price_overrides: items whose prices replace the catalog's for their products (a webhook
-            payload may carry prices newer than the catalog export). Their products are rebuilt.
+        price_overrides: items whose prices replace the catalog's items with the same product,
+            variant and locale (a webhook payload may carry prices newer than the catalog
+            export). With ``only_products`` their products are rebuilt too.
     """
 
     strict: bool = False
@@ -86,7 +87,9 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
             settings.catalog, settings.markets, base_dir=config.base_dir, report=report.catalog, now=now
         )
         if scope is not None:
-            items = scope.select(items, options.price_overrides or [])
+            items = scope.select(items)
+        if options.price_overrides:
+            items = apply_price_overrides(items, options.price_overrides)
         plan = build_plan(items, settings.placements, locales, index)
         report.products = len(plan.products)
         report.distinct_requests = len(plan.requests)
@@ -206,23 +209,33 @@ class IncrementalScope:
     products: frozenset[str]
     pages: list[str]
 
-    def select(self, items: Iterable[PricedItem], overrides: list[PricedItem]) -> Iterator[PricedItem]:
-        """Keep the catalog items of products in scope, with webhook prices replacing the catalog's."""
-        overridden = {item.product for item in overrides}
-        for item in items:
-            if item.product in self.products and item.product not in overridden:
-                yield item
-        yield from overrides
+    def select(self, items: Iterable[PricedItem]) -> Iterator[PricedItem]:
+        """Keep the catalog items of the products in scope."""
+        products = self.products
+        return (item for item in items if item.product in products)
+
+
+def apply_price_overrides(items: Iterable[PricedItem], overrides: list[PricedItem]) -> Iterator[PricedItem]:
+    """Replace catalog items by the override with the same (product, variant, locale).
+
+    An override takes its catalog item's place, so the catalog order (and with it the variant a
+    page shows first) stays. Overrides without a catalog item follow at the end.
+    """
+    pending = {(item.product, item.variant, item.locale): item for item in overrides}
+    for item in items:
+        override = pending.pop((item.product, item.variant, item.locale), None)
+        yield override if override is not None else item
+    yield from pending.values()
 
 
 def incremental_scope(options: BuildOptions, previous: PreviousOutput) -> IncrementalScope | None:
     """Work out what an incremental build touches, or return None for a full build."""
-    if options.only_products is None and not options.price_overrides:
+    if options.only_products is None:
         return None
     if previous.manifest is None:
         logger.info("No published release with a manifest yet, so this build is a full one")
         return None
-    changed = set(options.only_products or ())
+    changed = set(options.only_products)
     changed.update(item.product for item in options.price_overrides or [])
     pages = [page for page, products in previous.manifest.get("pages", {}).items() if changed.intersection(products)]
     products = set(changed)

@@ -162,4 +162,12 @@ def _register_optional_commands() -> None:
     main.add_command(emulator_command, name="emulator")
 
 
+def _register_commands() -> None:
+    from osm_build.webhook.cli import check_command, serve_command
+
+    main.add_command(serve_command, name="serve")
+    main.add_command(check_command, name="check")
+
+
 _register_optional_commands()
+_register_commands()

@@ -22,6 +22,7 @@ from osm_build.catalog.settings import CatalogSettings, MarketSettings
 from osm_build.emulator.settings import EmulatorSettings
 from osm_build.errors import ConfigError
 from osm_build.schema import Section, format_key_path, iter_unknown_keys
+from osm_build.webhook.settings import WebhookSettings
 from osm_build.yamlsource import expand_environment, load_yaml
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class SiteConfig(Section):
     templates: Path | None = Field(default=None, description="Site templates that override defaults by name.")
     beacon: BeaconSettings = BeaconSettings()
     cache: CacheSettings = CacheSettings()
+    webhooks: WebhookSettings | None = None
 
     @field_validator("markets")
     @classmethod
