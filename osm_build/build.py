@@ -48,7 +48,7 @@ class BuildOptions:
     Attributes:
         strict: fail instead of publishing around failed or stale requests.
         now: the build time that sale windows are judged at (default: now, UTC).
-        on_fetch_progress: called with (done, total) as answers arrive.
+        on_fetch_progress: called with (done, total) as responses arrive.
         only_products: rebuild only these product ids and the pages that show them, on top of
             the published release. Without a published release the build is a full one.
         price_overrides: items whose prices replace the catalog's items with the same product,
@@ -95,7 +95,7 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
         report.distinct_requests = len(plan.requests)
         logger.info("Planned %d distinct requests for %d products", len(plan.requests), len(plan.products))
 
-        # Fetch each distinct request once (the cache may answer some without a request).
+        # Fetch each distinct request once; fresh cache entries need no request at all.
         answers = fetch_plan(config, plan, report.fetch, options)
 
         # Render each answer once; a failed request falls back to the last published fragment.
@@ -129,7 +129,7 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
 
 
 def fetch_plan(config: LoadedConfig, plan: Plan, fetch_report: FetchReport, options: BuildOptions) -> dict:
-    """Fetch every planned request, starting the embedded emulator when the config asks for it."""
+    """Fetch every planned request, starting the embedded emulator when the config selects it."""
     settings = config.settings
     cache_dir = config.resolve(settings.cache.directory) if settings.cache.enabled else None
     retry = settings.klarna.retry
@@ -160,7 +160,16 @@ def embedded_emulator(config: LoadedConfig) -> Iterator[str | None]:
         return
     from osm_build.emulator.server import start_emulator
 
-    emulator = start_emulator(config.settings.emulator)
+    # The embedded emulator accepts the configured client id and v4 key unless the config lists
+    # its own, so that switching environment: emulator on needs no other change.
+    emulator_settings = config.settings.emulator
+    chosen = emulator_settings.model_fields_set
+    updates = {}
+    if "client_ids" not in chosen:
+        updates["client_ids"] = (klarna.client_id,)
+    if "api_key_env" not in chosen:
+        updates["api_key_env"] = klarna.api_key_env
+    emulator = start_emulator(emulator_settings.model_copy(update=updates))
     try:
         logger.info("Started the embedded OSM emulator at %s (not Klarna)", emulator.base_url)
         yield emulator.base_url

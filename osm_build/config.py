@@ -32,17 +32,17 @@ PLACEMENT_KEYS = ("credit-promotion-badge", "top-strip-promotion-badge")
 
 
 class RetrySettings(Section):
-    """How failed requests are retried (timeouts, connection errors, 429 and 5xx)."""
+    """Retry policy for timeouts, connection errors, 429 and 5xx responses."""
 
     max_attempts: int = Field(default=4, ge=1, le=20, description="Attempts per request, the first included.")
-    backoff_seconds: float = Field(default=0.5, ge=0, description="The first wait; each next wait doubles.")
-    backoff_jitter: float = Field(default=0.5, ge=0, le=1, description="The random share of each wait.")
-    max_wait_seconds: float = Field(default=10.0, ge=0, description="The longest single wait, Retry-After included.")
-    max_total_wait_seconds: float = Field(default=30.0, ge=0, description="The longest total wait per request.")
+    backoff_seconds: float = Field(default=0.5, ge=0, description="The first wait in seconds; each later wait doubles.")
+    backoff_jitter: float = Field(default=0.5, ge=0, le=1, description="The random share of each wait, from 0 to 1.")
+    max_wait_seconds: float = Field(default=10.0, ge=0, description="The maximum single wait in seconds, Retry-After included.")
+    max_total_wait_seconds: float = Field(default=30.0, ge=0, description="The maximum total wait per request in seconds.")
 
 
 class KlarnaSettings(Section):
-    """Which OSM API to call and how."""
+    """Connection settings for the OSM API."""
 
     environment: Literal["emulator", "playground", "production"] = "emulator"
     region: Literal["eu", "na", "oc"] = "eu"
@@ -68,7 +68,7 @@ class KlarnaSettings(Section):
     @classmethod
     def _require_user_agent(cls, value: str) -> str:
         if not value:
-            raise ValueError("must not be empty, because the OSM API answers 403 without a User-Agent")
+            raise ValueError("must not be empty, because the OSM API responds with 403 without a User-Agent")
         return value
 
     @field_validator("base_url")

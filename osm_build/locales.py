@@ -6,6 +6,10 @@ it follows from the locale's country.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+
 SUPPORTED_LOCALES: tuple[str, ...] = (
     "en-AT", "de-AT", "nl-BE", "en-BE", "fr-BE", "en-CH", "de-CH", "it-CH", "fr-CH", "en-CZ",
     "cs-CZ", "de-DE", "en-DE", "da-DK", "en-DK", "es-ES", "en-ES", "fi-FI", "sv-FI", "en-FI",
@@ -48,10 +52,20 @@ def region_for_locale(locale: str) -> str:
     return COUNTRY_REGIONS.get(locale.split("-")[1], "eu")
 
 
+@lru_cache(maxsize=None)
 def babel_locale(locale: str) -> str:
-    """Return the Babel name of an API locale (``en-US`` becomes ``en_US``)."""
+    """Return the Babel name of an API locale (``en-US`` becomes ``en_US``).
+
+    Babel has no data for some API locales (``en_GR``, ``en_MX``); those fall back to the
+    language alone, which formats amounts the same way apart from regional conventions.
+    """
     language, country = locale.split("-")
     # Babel knows Norwegian as nb; the API's no-NO is the same written language.
     if language == "no":
         language = "nb"
-    return f"{language}_{country}"
+    name = f"{language}_{country}"
+    try:
+        Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        return language
+    return name

@@ -14,6 +14,11 @@ from osm_build.emulator.settings import EmulatorSettings
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last, so that their event loop cannot affect other tests."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
+
+
 @pytest.fixture
 def emulator():
     """An OSM emulator on 127.0.0.1 with a free port, stopped after the test."""

@@ -16,6 +16,7 @@ request, because every other request would get the same response.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import time
@@ -103,8 +104,19 @@ async def fetch_answers(
 
 
 def fetch_answers_sync(requests: Iterable[OsmRequest], settings: KlarnaSettings, **options) -> dict[OsmRequest, OsmAnswer]:
-    """Run ``fetch_answers`` in a new event loop; takes the same arguments."""
-    return asyncio.run(fetch_answers(requests, settings, **options))
+    """Run ``fetch_answers`` in a new event loop; takes the same arguments.
+
+    When this thread already runs an event loop (a notebook, or a test that drives a browser
+    with Playwright's sync API), the new loop runs in a worker thread, because
+    ``asyncio.run`` cannot start inside a running loop.
+    """
+    coroutine = fetch_answers(requests, settings, **options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="osm-fetch") as executor:
+        return executor.submit(asyncio.run, coroutine).result()
 
 
 class _FetchStage:

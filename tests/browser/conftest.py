@@ -37,9 +37,13 @@ def render_site(tmp_path_factory: pytest.TempPathFactory, osm_emulator: RunningE
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless. Tests skip without it, except under CI, where they fail."""
+    """Debian's Chromium, headless. Tests skip without it, except under CI, where they fail.
+
+    Module scope: Playwright's sync API runs an event loop in the main thread while it is
+    open, and ``asyncio.run`` in later tests would fail inside it.
+    """
     reason = chromium_missing_reason()
     if reason:
         if os.environ.get("CI"):
