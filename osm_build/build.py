@@ -90,20 +90,23 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
             items = scope.select(items)
         if options.price_overrides:
             items = apply_price_overrides(items, options.price_overrides)
-        plan = build_plan(items, settings.placements, locales, index)
+        with report.timed("read_and_plan"):
+            plan = build_plan(items, settings.placements, locales, index)
         report.products = len(plan.products)
         report.distinct_requests = len(plan.requests)
         logger.info("Planned %d distinct requests for %d products", len(plan.requests), len(plan.products))
 
         # Fetch each distinct request once; fresh cache entries need no request at all.
-        answers = fetch_plan(config, plan, report.fetch, options)
+        with report.timed("fetch"):
+            answers = fetch_plan(config, plan, report.fetch, options)
 
         # Render each answer once; a failed request falls back to the last published fragment.
         renderer = FragmentRenderer(
             config.resolve(settings.templates) if settings.templates else None,
             allow_loopback_http=allows_loopback_http(config),
         )
-        fragments = render_fragments(settings.placements, answers, renderer, previous, report)
+        with report.timed("render"):
+            fragments = render_fragments(settings.placements, answers, renderer, previous, report)
         if options.strict and (report.failed or report.stale):
             raise StrictModeError(
                 f"--strict: {len(report.failed)} requests failed and {len(report.stale)} fragments "
@@ -113,14 +116,16 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
         # Write fragments, pages, script and manifest into a staging folder, then swap it in.
         staging = publisher.stage()
         try:
-            if scope is None:
-                write_output(config, staging, index, fragments, renderer, report, now)
-            else:
-                write_incremental_output(config, staging, previous, scope, index, fragments, renderer, report, now)
+            with report.timed("write"):
+                if scope is None:
+                    write_output(config, staging, index, fragments, renderer, report, now)
+                else:
+                    write_incremental_output(config, staging, previous, scope, index, fragments, renderer, report, now)
         except BaseException:
             publisher.abandon(staging)
             raise
-        release = publisher.publish(staging)
+        with report.timed("publish"):
+            release = publisher.publish(staging)
         report.published = str(release)
         index.close()
 

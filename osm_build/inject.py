@@ -84,6 +84,9 @@ def fill_page(
     because replacing it would need an HTML parser to find where it ends.
     """
     result = FillResult(text="")
+    if "data-osm-placement" not in text:
+        result.text = _BEACON_SCRIPT.sub("", text) if "data-osm-beacon" in text else text
+        return result
     pieces: list[str] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text):
@@ -109,7 +112,8 @@ def fill_page(
     pieces.append(text[position:])
     filled = "".join(pieces)
 
-    filled = _BEACON_SCRIPT.sub("", filled)
+    if "data-osm-beacon" in filled:
+        filled = _BEACON_SCRIPT.sub("", filled)
     if result.filled:
         filled = _include_script(filled, script_tag)
     result.text = filled

@@ -52,7 +52,10 @@ class ItemIndex:
 
     def _ensure_index(self) -> None:
         if not self._indexed:
-            self._connection.execute("CREATE INDEX IF NOT EXISTS items_product ON items (product, locale)")
+            # position last, so lookups by product and locale come out in catalog order unsorted.
+            self._connection.execute(
+                "CREATE INDEX IF NOT EXISTS items_product ON items (product, locale, position)"
+            )
             self._connection.commit()
             self._indexed = True
 
@@ -66,19 +69,24 @@ class ItemIndex:
             parameters += (locale,)
         return [_to_item(row) for row in self._connection.execute(query + " ORDER BY position", parameters)]
 
+    def amounts_for(self, product: str, locale: str) -> list[tuple[str | None, int]]:
+        """Return a product's (variant, purchase_amount) pairs in one market, in catalog order."""
+        self._ensure_index()
+        return self._connection.execute(
+            "SELECT variant, purchase_amount FROM items WHERE product = ? AND locale = ? ORDER BY position",
+            (product, locale),
+        ).fetchall()
+
     def __iter__(self) -> Iterator[PricedItem]:
         for row in self._connection.execute("SELECT * FROM items ORDER BY position"):
             yield _to_item(row)
 
     def iter_by_product(self) -> Iterator[tuple[str, list[PricedItem]]]:
-        """Yield each product with its items, products in first-seen order."""
+        """Yield each product with its items, products sorted by id, items in catalog order."""
         self._ensure_index()
         current: str | None = None
         group: list[PricedItem] = []
-        query = (
-            "SELECT items.* FROM items JOIN (SELECT product, MIN(position) AS first FROM items "
-            "GROUP BY product) AS firsts USING (product) ORDER BY firsts.first, items.position"
-        )
+        query = "SELECT * FROM items ORDER BY product, position"
         for row in self._connection.execute(query):
             item = _to_item(row)
             if item.product != current and group:

@@ -24,6 +24,7 @@ from osm_build.report import BuildReport
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
+SLOT_CACHE_SIZE = 20_000
 REPORT_NAME = "build-report.json"
 
 
@@ -63,13 +64,29 @@ def write_new_file(path: Path, content: str | bytes) -> None:
     An incremental build's staging folder starts as hard links into the published release, so
     writing into an existing file would change the published site too.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() or path.is_symlink():
-        path.unlink()
+    ensure_folder(path.parent)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
+
+
+# Folders known to exist, so that writing many pages does not ask the file system each time.
+_created_folders: set[Path] = set()
+
+
+def ensure_folder(folder: Path) -> None:
+    """Create ``folder`` and its parents unless this process already did."""
+    if folder in _created_folders:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(_created_folders) > 100_000:
+        _created_folders.clear()
+    _created_folders.add(folder)
 
 
 def link_tree(source: Path, target: Path) -> None:
@@ -123,6 +140,10 @@ class PageFiller:
         self.index = index
         self.fragments = fragments
         self.slot_template = renderer.template("placement-slot.html")
+        # Many products share their amounts and variants layout, so a slot rendered once is
+        # reused, unless the site's slot template shows the product id itself.
+        self._slot_cache: dict[tuple, str] = {}
+        self._slot_uses_product = renderer.template_uses("placement-slot.html", "product")
         self.beacon = beacon
         self.report = report
         self.placement_keys = {placement.key for placement in self.settings.placements}
@@ -141,7 +162,7 @@ class PageFiller:
             target = staging / relative
             if source.is_dir() or relative.parts[0] == assets_path:
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            ensure_folder(target.parent)
             if source.suffix.lower() not in (".html", ".htm"):
                 shutil.copy2(source, target)
                 continue
@@ -221,42 +242,52 @@ class PageFiller:
         if not product:
             self.report.problem(f"{where}: placement {key!r} needs a data-osm-product attribute")
             return None
-        items = self.index.for_product(product, locale)
-        if not items:
+        amounts = self.index.amounts_for(product, locale)
+        if not amounts:
             self.report.problem(f"{where}: product {product!r} has no price for {locale} in the catalog")
             return None
 
         slots_by_amount: dict[int, SlotFragment] = {}
-        for item in items:
-            slot = slots_by_amount.get(item.purchase_amount)
+        for variant, amount in amounts:
+            slot = slots_by_amount.get(amount)
             if slot is None:
-                fragment = self.fragments.get(OsmRequest(key, locale, item.purchase_amount))
+                fragment = self.fragments.get(OsmRequest(key, locale, amount))
                 html = fragment.html if fragment else ""
-                slot = SlotFragment(amount=item.purchase_amount, html=Markup(html), empty=not html)
-                slots_by_amount[item.purchase_amount] = slot
-            if item.variant:
-                slot.variants.append(item.variant)
-        active = self._active_amount(placeholder, items)
+                slot = SlotFragment(amount=amount, html=Markup(html), empty=not html)
+                slots_by_amount[amount] = slot
+            if variant:
+                slot.variants.append(variant)
+        active = self._active_amount(placeholder, amounts)
         slots = list(slots_by_amount.values())
         if all(slot.empty for slot in slots):
             return None
         return self._render_slot(key, locale, product, slots, active)
 
     @staticmethod
-    def _active_amount(placeholder: Placeholder, items) -> int:
+    def _active_amount(placeholder: Placeholder, amounts: list[tuple[str | None, int]]) -> int:
         wanted_variant = placeholder.attributes.get("data-osm-variant")
-        for item in items:
-            if wanted_variant is not None and item.variant == wanted_variant:
-                return item.purchase_amount
+        for variant, amount in amounts:
+            if wanted_variant is not None and variant == wanted_variant:
+                return amount
         wanted_amount = placeholder.attributes.get("data-osm-amount", "")
-        if wanted_amount.isdigit() and any(item.purchase_amount == int(wanted_amount) for item in items):
+        if wanted_amount.isdigit() and any(amount == int(wanted_amount) for _, amount in amounts):
             return int(wanted_amount)
-        return items[0].purchase_amount
+        return amounts[0][1]
 
     def _render_slot(self, key, locale, product, slots, active) -> str:
-        return self.slot_template.render(
-            placement_key=key, locale=locale, product=product, fragments=slots, active_amount=active,
-        ).strip()
+        signature = (
+            key, locale, product if self._slot_uses_product else None, active,
+            tuple((slot.amount, tuple(slot.variants), str(slot.html)) for slot in slots),
+        )
+        html = self._slot_cache.get(signature)
+        if html is None:
+            html = self.slot_template.render(
+                placement_key=key, locale=locale, product=product, fragments=slots, active_amount=active,
+            ).strip()
+            if len(self._slot_cache) >= SLOT_CACHE_SIZE:
+                self._slot_cache.clear()
+            self._slot_cache[signature] = html
+        return html
 
 
 def write_manifest(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class Publisher:
     def __init__(self, output: Path) -> None:
         self.output = output.absolute()
         self.releases = self.output.parent / f".{self.output.name}.releases"
+        self._cleanup: threading.Thread | None = None
 
     def current(self) -> Path | None:
         """Return the release folder that is published now, or None."""
@@ -43,6 +45,7 @@ class Publisher:
 
     def stage(self) -> Path:
         """Create and return an empty staging folder, removing any left by a crashed build."""
+        self.wait_for_cleanup()
         try:
             self.releases.mkdir(parents=True, exist_ok=True)
             for leftover in self.releases.glob(f"{STAGING_PREFIX}*"):
@@ -71,8 +74,18 @@ class Publisher:
             os.replace(link, self.output)
         except OSError as error:
             raise PublishError(f"cannot publish {release} as {self.output}: {error}") from error
-        self._prune(keep=release)
+
+        # Removing an old release of many files takes seconds; the new one is live already, so
+        # that work runs in a thread (not a daemon, so the process waits for it before exiting).
+        self._cleanup = threading.Thread(target=self._prune, args=(release,), name="osm-prune-releases")
+        self._cleanup.start()
         return release
+
+    def wait_for_cleanup(self) -> None:
+        """Wait until old releases from the last publish are removed."""
+        if self._cleanup is not None:
+            self._cleanup.join()
+            self._cleanup = None
 
     def rollback(self) -> Path:
         """Point the output back at the previous release.
@@ -80,6 +93,7 @@ class Publisher:
         Raises:
             PublishError: if there is no previous release.
         """
+        self.wait_for_cleanup()
         current = self.current()
         releases = self._releases()
         older = [release for release in releases if current is None or release.name < current.name]

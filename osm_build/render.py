@@ -8,6 +8,7 @@ is on for every template, and an undefined variable is an error, not an empty st
 from __future__ import annotations
 
 import ipaddress
+import re
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+import jinja2.meta
 
 from osm_build.errors import RenderError
 
@@ -26,6 +28,7 @@ KNOWN_NODE_NAMES = frozenset(
 )
 NODE_TYPES = frozenset({"TEXT", "ACTION", "IMAGE"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def default_templates_dir() -> Path:
@@ -42,7 +45,7 @@ def safe_url(value: Any, *, allow_loopback_http: bool = False) -> str | None:
     """
     if not isinstance(value, str) or not value or len(value) > 4096:
         return None
-    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in value):
+    if _WHITESPACE_OR_CONTROL.search(value):
         return None
     try:
         parts = urlsplit(value)
@@ -151,6 +154,11 @@ class FragmentRenderer:
                     f"template {error.filename or name}, line {error.lineno}: {error.message}"
                 ) from error
         return self._templates[name]
+
+    def template_uses(self, name: str, variable: str) -> bool:
+        """Return whether a template (not the ones it imports) reads ``variable``."""
+        source, _, _ = self.environment.loader.get_source(self.environment, name)
+        return variable in jinja2.meta.find_undeclared_variables(self.environment.parse(source))
 
     def render(
         self, template_name: str, *, placement_key: str, locale: str, purchase_amount: int | None,

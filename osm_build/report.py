@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from osm_build.catalog.model import CatalogReport
 from osm_build.fetch import FetchReport
+
+logger = logging.getLogger(__name__)
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -30,6 +36,17 @@ class BuildReport:
     problems: list[str] = field(default_factory=list)
     warnings_count: int = 0
     published: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Measure the wall-clock time of a stage into ``stage_seconds`` and log it."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = round(time.perf_counter() - started, 3)
+            logger.info("Stage %s took %.2f s", stage, self.stage_seconds[stage])
 
     def problem(self, message: str) -> None:
         """Record a problem the user should look at; the list is capped, the count is not."""
@@ -60,6 +77,7 @@ class BuildReport:
             "row_errors": [str(error) for error in catalog.errors],
             "problems": self.problems,
             "warnings": self.warnings_count,
+            "stage_seconds": self.stage_seconds,
         }
 
     def write(self, path: Path) -> None:

@@ -56,6 +56,7 @@ def test_only_two_releases_kept(tmp_path):
         staging = publisher.stage()
         (staging / "n").write_text(str(number))
         publisher.publish(staging)
+    publisher.wait_for_cleanup()
     assert len(list(publisher.releases.glob("release-*"))) == 2
 
 
