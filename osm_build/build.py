@@ -83,9 +83,14 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
         # Read the catalog (only the products in scope for an incremental build) and plan one
         # request per distinct (placement, locale, amount).
         index = ItemIndex(Path(scratch) / "items.sqlite")
-        items = read_catalog(
-            settings.catalog, settings.markets, base_dir=config.base_dir, report=report.catalog, now=now
-        )
+        if scope is not None and scope.covered_by(options.price_overrides):
+            # Every changed product comes with its new prices, so the catalog export need not be
+            # read: the other products on the affected pages keep their published amounts.
+            items = previous.items_for(scope.products)
+        else:
+            items = read_catalog(
+                settings.catalog, settings.markets, base_dir=config.base_dir, report=report.catalog, now=now
+            )
         if scope is not None:
             items = scope.select(items)
         if options.price_overrides:
@@ -205,6 +210,18 @@ class PreviousOutput:
                 logger.warning("Cannot read the previous manifest %s (%s); no fallback fragments", manifest, error)
         self.fragments: dict = (self.manifest or {}).get("fragments", {})
 
+    def items_for(self, products: Iterable[str]) -> Iterator[PricedItem]:
+        """Yield the published items of ``products`` as the manifest records them."""
+        published = (self.manifest or {}).get("products", {})
+        for product in products:
+            for entry in published.get(product, []):
+                changes_at = entry.get("price_changes_at")
+                yield PricedItem(
+                    product=product, variant=entry.get("variant"), title="", locale=entry["locale"],
+                    purchase_amount=entry["purchase_amount"], source=entry.get("source") or "published release",
+                    price_changes_at=datetime.fromisoformat(changes_at) if changes_at else None,
+                )
+
     def fragment_html(self, key: str) -> str | None:
         entry = self.fragments.get(key)
         if not entry or not entry.get("file") or entry.get("status") == "failed":
@@ -222,6 +239,10 @@ class IncrementalScope:
     changed: frozenset[str]
     products: frozenset[str]
     pages: list[str]
+
+    def covered_by(self, overrides: list[PricedItem] | None) -> bool:
+        """Return whether every changed product has new prices in ``overrides``."""
+        return bool(overrides) and self.changed <= {item.product for item in overrides}
 
     def select(self, items: Iterable[PricedItem]) -> Iterator[PricedItem]:
         """Keep the catalog items of the products in scope."""

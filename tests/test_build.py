@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from osm_build.build import BuildOptions, run_build
+from osm_build.catalog.model import PricedItem
 from osm_build.cli import main
 from osm_build.config import load_config
 from osm_build.errors import AccessDeniedError
@@ -151,3 +152,44 @@ def test_cli_config_error_exit_code(tmp_path):
     assert "Error: " in result.output
     assert "line 2, klarna.environment: must be one of" in result.output
     assert "Traceback" not in result.output
+
+
+def test_only_rebuilds_changed_product_pages(example_site, emulator, tmp_path):
+    config_path = example_site()
+    build(config_path)
+    site = tmp_path / "_site"
+    untouched = (site / "products" / "hoodie.html").stat().st_ino
+    catalog = tmp_path / "example_site" / "catalog" / "woocommerce_products.csv"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(",55,65,", ",49,65,"), encoding="utf-8")
+    before = emulator.stats()["requests"]
+
+    report = build(config_path, only_products=frozenset({"58"}))
+
+    assert report.pages_written == 2
+    assert "Make 4 payments of $12.25. No fees." in (site / "products" / "belt.html").read_text(encoding="utf-8")
+    assert "Make 4 payments of $12.25. No fees." in (site / "index.html").read_text(encoding="utf-8")
+    assert (site / "products" / "hoodie.html").stat().st_ino == untouched
+    sent = emulator.stats()["requests_log"][before:]
+    # The other products on the two pages are answered from the cache.
+    assert sorted((entry["locale"], entry["purchase_amount"]) for entry in sent) == [("en-US", 4900), ("es-US", 4900)]
+
+
+def test_price_overrides_skip_catalog_read(example_site, tmp_path):
+    config_path = example_site()
+    build(config_path)
+    (tmp_path / "example_site" / "catalog" / "woocommerce_products.csv").unlink()
+    override = PricedItem(product="58", variant=None, title="Belt", locale="en-US", purchase_amount=4900,
+                          source="webhook")
+
+    report = build(config_path, only_products=frozenset({"58"}), price_overrides=[override])
+
+    site = tmp_path / "_site"
+    belt = (site / "products" / "belt.html").read_text(encoding="utf-8")
+    assert "Make 4 payments of $12.25. No fees." in belt
+    assert report.catalog.rows_read == 0
+    manifest = json.loads((site / "osm" / "manifest.json").read_text(encoding="utf-8"))
+    amounts = {entry["locale"]: entry["purchase_amount"] for entry in manifest["products"]["58"]}
+    assert amounts == {"en-US": 4900, "es-US": 5500}
+    assert len(manifest["products"]) == 16
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "Make 4 payments of $10.50. No fees." in index
