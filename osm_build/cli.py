@@ -111,19 +111,27 @@ def build(config_path: Path, strict: bool, report_path: Path | None, only_produc
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 def plan(config_path: Path, as_json: bool) -> None:
-    """Print the distinct OSM requests the catalog needs, without any network traffic."""
-    from osm_build.planning import plan_document
+    """Print the distinct OSM requests the catalog needs, without any network traffic.
+
+    With --json the output is one object with "items" (every priced product or
+    variant per market, with its source line), "requests" (the distinct
+    requests), "products" (the count) and "errors" (the skipped rows).
+    """
+    from osm_build.planning import plan_catalog, write_plan_json
 
     loaded = load_checked_config(config_path, strict=False)
-    document = plan_document(loaded)
     if as_json:
-        click.echo(json.dumps(document, indent=2))
+        write_plan_json(loaded, click.get_text_stream("stdout"))
         return
-    click.echo(f"{document['products']} products, {len(document['items'])} priced items, "
-               f"{len(document['requests'])} distinct requests, {len(document['errors'])} errors")
-    for request in document["requests"]:
-        amount = request["purchase_amount"]
-        click.echo(f"  {request['placement_key']:28} {request['locale']:6} {'' if amount is None else amount}")
+    plan, report = plan_catalog(loaded)
+    requests = plan.sorted_requests()
+    click.echo(f"{len(plan.products)} products, {report.items_priced} priced items, "
+               f"{len(requests)} distinct requests, {report.rows_skipped} rows skipped")
+    for request in requests:
+        amount = "" if request.purchase_amount is None else request.purchase_amount
+        click.echo(f"  {request.placement_key:28} {request.locale:6} {amount}")
+    for error in report.errors:
+        click.echo(f"skipped: {error}", err=True)
 
 
 @main.command()
