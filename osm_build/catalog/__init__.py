@@ -16,11 +16,8 @@ from pathlib import Path
 from osm_build.catalog.commercetools import read_commercetools
 from osm_build.catalog.context import ReadContext
 from osm_build.catalog.detect import SUPPORTED_FORMATS, detect_format
-from osm_build.catalog.generic import (
-    read_generic_csv,
-    read_generic_json,
-    read_generic_jsonl,
-)
+from osm_build.catalog.fused import price_generic_csv
+from osm_build.catalog.generic import read_generic_json, read_generic_jsonl
 from osm_build.catalog.google import read_google_csv, read_google_xml
 from osm_build.catalog.magento import read_magento
 from osm_build.catalog.model import CatalogReport, PricedItem, RowError
@@ -47,7 +44,6 @@ _CSV_READERS: dict[str, Callable[[CsvFile, ReadContext], Iterator[Offer]]] = {
     "google-csv": read_google_csv,
     "magento": read_magento,
     "commercetools": read_commercetools,
-    "csv": read_generic_csv,
 }
 _TEXT_READERS: dict[str, Callable[[Path, str, ReadContext], Iterator[Offer]]] = {
     "shopify-json": read_shopify_json,
@@ -95,6 +91,9 @@ def read_catalog(
 
     market_columns = tuple(market.price_column for market in markets if market.price_column)
     context = ReadContext(path=path, settings=settings, report=report, now=now, market_columns=market_columns)
+    pricer = Pricer(context, markets)
+    if chosen == "csv":
+        return price_generic_csv(CsvFile(path, encoding), context, pricer)
     if chosen in _CSV_READERS:
         offers = _CSV_READERS[chosen](CsvFile(path, encoding), context)
     elif chosen == "google-xml":
@@ -103,7 +102,7 @@ def read_catalog(
         offers = _TEXT_READERS[chosen](path, encoding, context)
     else:
         raise CatalogError(f"catalog.format {chosen!r} is not supported; use one of {', '.join(SUPPORTED_FORMATS)}.")
-    return _priced(offers, Pricer(context, markets), context)
+    return _priced(offers, pricer, context)
 
 
 def _priced(offers: Iterator[Offer], pricer: Pricer, context: ReadContext) -> Iterator[PricedItem]:

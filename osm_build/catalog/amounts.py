@@ -88,11 +88,6 @@ def parse_price(text: str, currency: str | None, number_locale: str | None) -> t
         AmountError: the text is empty, not a number, ambiguous, zero or negative, or no
             currency is known.
     """
-    return _parse_price(text, currency, number_locale)
-
-
-@lru_cache(maxsize=65536)
-def _parse_price(text: str, currency: str | None, number_locale: str | None) -> tuple[int, str]:
     if currency is not None and _PLAIN_DECIMAL.fullmatch(text):
         # Digits with at most two decimals need no rounding in a currency with two or more.
         precision = currency_precision(currency)
@@ -114,6 +109,12 @@ def _parse_price(text: str, currency: str | None, number_locale: str | None) -> 
             "set catalog.currency to the export's ISO 4217 currency, such as EUR",
         )
     return to_minor_units(value, currency), currency
+
+
+# Catalogs repeat price texts. An AmountError is not cached, so invalid text raises on every call.
+# The fused generic CSV loop keeps its own cache and calls parse_price, because a miss in this
+# cache costs about as much again as the parse.
+parse_price_cached = lru_cache(maxsize=65536)(parse_price)
 
 
 def _split_and_parse(text: str, number_locale: str | None) -> tuple[str | None, Decimal]:

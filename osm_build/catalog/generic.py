@@ -22,64 +22,74 @@ from osm_build.errors import CatalogError
 _OFF_WORDS = frozenset({"draft", "hidden", "archived", "unpublished", "private", "inactive", "disabled"})
 
 
-def read_generic_csv(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]:
-    """Yield an offer per row of a CSV file, with columns named by the mapping."""
-    mapping = context.settings.mapping
-    with csv_file.rows() as (header, rows):
-        index = {name: position for position, name in reversed(list(enumerate(header)))}
-        missing = [name for name in (mapping.product_id, mapping.price) if name not in index]
+class CsvLayout:
+    """Positions of the ``catalog.mapping`` columns in the header of a generic CSV file.
+
+    Attributes:
+        index: the first position of each column name.
+        plain: True when the mapping names no column of the header besides id, price and title,
+            so that a row's prices depend on its price cell alone.
+    """
+
+    def __init__(self, header: list[str], mapping: FieldMapping, path: Path) -> None:
+        self.index = {name: position for position, name in reversed(list(enumerate(header)))}
+        missing = [name for name in (mapping.product_id, mapping.price) if name not in self.index]
         if missing:
             raise CatalogError(
-                f"{csv_file.path} has no column {', '.join(repr(m) for m in missing)} named in "
+                f"{path} has no column {', '.join(repr(m) for m in missing)} named in "
                 f"catalog.mapping; its header is: {', '.join(header)}."
             )
-        id_at = index[mapping.product_id]
-        price_at = index[mapping.price]
-        optional = {
-            field: index.get(column) if column else None
-            for field, column in (
-                ("variant", mapping.variant_id),
-                ("title", mapping.title),
-                ("sku", mapping.sku),
-                ("currency", mapping.currency),
-                ("sale_price", mapping.sale_price),
-                ("sale_starts", mapping.sale_starts),
-                ("sale_ends", mapping.sale_ends),
-                ("published", mapping.published),
-            )
-        }
-        market_at = context.market_positions(header)
-        plain = not market_at and all(position is None for field, position in optional.items() if field != "title")
-        title_at = optional["title"]
-        width = max(id_at, price_at, title_at or 0) + 1
-        rows_read = 0
-        try:
-            if plain and not mapping.price_in_minor_units:
-                # The common case (id, price, title) stays on a short path for speed.
-                for line, row in rows:
-                    rows_read += 1
-                    if len(row) < width:
-                        row = row + [""] * (width - len(row))
-                    yield Offer(
-                        product=row[id_at].strip(),
-                        variant=None,
-                        title=row[title_at] if title_at is not None else "",
-                        line=line,
-                        price=row[price_at].strip(),
-                        price_field=mapping.price,
-                    )
-                return
-            for line, row in rows:
-                rows_read += 1
-                record = {name: row[position] for name, position in index.items() if position < len(row)}
-                offer = _mapped_offer(record, mapping, line, context)
-                if offer is None:
-                    continue
-                if market_at:
-                    offer.market_prices = {name: record.get(name, "").strip() for name in market_at}
+        self.product_at = self.index[mapping.product_id]
+        self.price_at = self.index[mapping.price]
+        self.title_at = self.index.get(mapping.title) if mapping.title else None
+        other_columns = (
+            mapping.variant_id,
+            mapping.sku,
+            mapping.currency,
+            mapping.sale_price,
+            mapping.sale_starts,
+            mapping.sale_ends,
+            mapping.published,
+        )
+        self.plain = not any(column in self.index for column in other_columns if column)
+
+    def record(self, row: list[str]) -> dict[str, str]:
+        """Return the row's cells by column name, leaving out the columns a short row lacks."""
+        width = len(row)
+        return {name: row[position] for name, position in self.index.items() if position < width}
+
+
+def read_generic_csv(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]:
+    """Yield an offer per row of a CSV file, with columns named by the mapping."""
+    with csv_file.rows() as (header, rows):
+        layout = CsvLayout(header, context.settings.mapping, csv_file.path)
+        yield from mapped_csv_offers(layout, context.market_positions(header), rows, context)
+
+
+def mapped_csv_offers(
+    layout: CsvLayout, market_at: dict[str, int], rows: Iterator[tuple[int, list[str]]], context: ReadContext
+) -> Iterator[Offer]:
+    """Yield an offer per numbered row, reading each field through the mapping."""
+    rows_read = 0
+    try:
+        for line, row in rows:
+            rows_read += 1
+            offer = csv_row_offer(layout, market_at, line, row, context)
+            if offer is not None:
                 yield offer
-        finally:
-            context.report.rows_read += rows_read
+    finally:
+        context.report.rows_read += rows_read
+
+
+def csv_row_offer(
+    layout: CsvLayout, market_at: dict[str, int], line: int, row: list[str], context: ReadContext
+) -> Offer | None:
+    """Return the offer of one CSV row, or None after recording why the row yields nothing."""
+    record = layout.record(row)
+    offer = _mapped_offer(record, context.settings.mapping, line, context)
+    if offer is not None and market_at:
+        offer.market_prices = {name: record.get(name, "").strip() for name in market_at}
+    return offer
 
 
 def read_generic_json(path: Path, encoding: str, context: ReadContext) -> Iterator[Offer]:

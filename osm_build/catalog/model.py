@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 MAX_KEPT_ROW_ERRORS = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class PricedItem:
+class PricedItem(NamedTuple):
     """One product or variant with the amount a shopper sees in one market.
+
+    It is a named tuple because readers create one per row and market. With CPython 3.11,
+    ``tuple.__new__(PricedItem, fields)`` takes about a tenth of the time of a frozen dataclass
+    ``__init__``. Items compare and hash by their field values, so an item also equals a plain
+    tuple of the same values.
 
     Attributes:
         product: the product id that pages use in ``data-osm-product``.

@@ -20,12 +20,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import repeat
 
 from osm_build.catalog.amounts import (
     ROUNDING,
     AmountError,
     parse_minor_units,
     parse_price,
+    parse_price_cached,
 )
 from osm_build.catalog.context import ReadContext
 from osm_build.catalog.model import PricedItem
@@ -34,6 +36,8 @@ from osm_build.catalog.settings import MarketSettings
 logger = logging.getLogger("osm_build.catalog")
 
 _HUNDRED = Decimal(100)
+# Builds a PricedItem from a tuple of all its fields, skipping the keyword handling of __new__.
+_new_item = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +64,23 @@ class Offer:
         scoped_prices: all prices of a commercetools-style row, or None for other exports.
     """
 
-    # A plain class with class-level defaults: readers create one per row, and setting only the
-    # fields a row has is faster than a dataclass __init__ that sets all of them.
-    sku: str | None = None
-    currency: str | None = None
-    sale_price: str | int | None = None
-    sale_field: str = "sale_price"
-    sale_starts: datetime | None = None
-    sale_ends: datetime | None = None
-    market_prices: dict[str, str | None] | None = None
-    scoped_prices: list[ScopedPrice] | None = None
-    scoped_field: str = "prices"
+    __slots__ = (
+        "currency",
+        "line",
+        "market_prices",
+        "price",
+        "price_field",
+        "product",
+        "sale_ends",
+        "sale_field",
+        "sale_price",
+        "sale_starts",
+        "scoped_field",
+        "scoped_prices",
+        "sku",
+        "title",
+        "variant",
+    )
 
     def __init__(
         self,
@@ -80,7 +90,16 @@ class Offer:
         line: int | str,
         price: str | int | None = None,
         price_field: str = "price",
-        **optional: object,
+        *,
+        sku: str | None = None,
+        currency: str | None = None,
+        sale_price: str | int | None = None,
+        sale_field: str = "sale_price",
+        sale_starts: datetime | None = None,
+        sale_ends: datetime | None = None,
+        market_prices: dict[str, str | None] | None = None,
+        scoped_prices: list[ScopedPrice] | None = None,
+        scoped_field: str = "prices",
     ) -> None:
         self.product = product
         self.variant = variant
@@ -88,10 +107,15 @@ class Offer:
         self.line = line
         self.price = price
         self.price_field = price_field
-        for name, value in optional.items():
-            if not hasattr(Offer, name):
-                raise TypeError(f"Offer has no field {name!r}")
-            setattr(self, name, value)
+        self.sku = sku
+        self.currency = currency
+        self.sale_price = sale_price
+        self.sale_field = sale_field
+        self.sale_starts = sale_starts
+        self.sale_ends = sale_ends
+        self.market_prices = market_prices
+        self.scoped_prices = scoped_prices
+        self.scoped_field = scoped_field
 
 
 class Pricer:
@@ -114,12 +138,34 @@ class Pricer:
         )
         if len(self.plain_markets) != len(self.markets):
             self.plain_markets = ()
+        # The currency shared by all plain markets. It is None when they differ, because a price
+        # then always mismatches one of them.
+        plain_currencies = {currency for _locale, currency in self.plain_markets}
+        self.plain_currency = plain_currencies.pop() if len(plain_currencies) == 1 else None
+        self.plain_locales = tuple(locale for locale, _currency in self.plain_markets)
 
     def price(self, offer: Offer) -> list[PricedItem]:
         """Return one item per market that has a usable price for the offer."""
         if self.plain_markets and offer.market_prices is None and offer.scoped_prices is None:
             return self._price_plain(offer)
         return list(self._price_each_market(offer))
+
+    def plain_amounts(self, text: str) -> tuple[tuple[str, int], ...] | None:
+        """Return ``(locale, amount)`` per market for a regular price with no sale or market price.
+
+        Returns None when the markets do not all take the default price as it is, or when the
+        price would give a row error (invalid, or in another currency than a market's). Such
+        rows need ``price``, which records the error.
+        """
+        if self.plain_currency is None:
+            return None
+        try:
+            amount, currency = parse_price(text, self.currency, self.number_locale)
+        except AmountError:
+            return None
+        if currency != self.plain_currency:
+            return None
+        return tuple(zip(self.plain_locales, repeat(amount)))
 
     def _price_plain(self, offer: Offer) -> list[PricedItem]:
         default = self._default_price(offer)
@@ -133,7 +179,9 @@ class Pricer:
                 self._mismatch(offer, offer.price_field, currency, locale, market_currency)
                 continue
             items.append(
-                PricedItem(offer.product, offer.variant, offer.title, locale, amount, source, offer.sku, changes_at)
+                _new_item(
+                    PricedItem, (offer.product, offer.variant, offer.title, locale, amount, source, offer.sku, changes_at)
+                )
             )
         self.context.report.items_priced += len(items)
         return items
@@ -219,7 +267,7 @@ class Pricer:
                         "set catalog.currency to the export's ISO 4217 currency, such as USD",
                     )
                 return parse_minor_units(value), currency
-            return parse_price(value, currency, self.number_locale)
+            return parse_price_cached(value, currency, self.number_locale)
         except AmountError as error:
             self.context.skip(offer.line, field, value, f"{error.key}: {error}", error.key)
             return None

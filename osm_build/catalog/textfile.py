@@ -103,18 +103,28 @@ class CsvFile:
         self.delimiter = sniff_delimiter(read_sample(path, encoding), path)
 
     @contextmanager
+    def reader(self) -> Iterator[tuple[list[str], csv._reader]]:
+        """Open the file and return its cleaned header and the ``csv.reader`` positioned after it.
+
+        The reader's ``line_num`` is the physical line of the last row read, which callers use
+        to number rows that span several lines.
+        """
+        with open_text(self.path, self.encoding) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            yield clean_header(next(reader, [])), reader
+
+    @contextmanager
     def rows(self) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]]]]:
         """Open the file and return its header and an iterator of ``(line, row)``.
 
         Empty rows are left out. Rows keep their length, so readers must allow for ragged rows.
         """
-        with open_text(self.path, self.encoding) as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
-            header = clean_header(next(reader, []))
-            yield header, _numbered(reader)
+        with self.reader() as (header, reader):
+            yield header, numbered_rows(reader)
 
 
-def _numbered(reader: csv._reader) -> Iterator[tuple[int, list[str]]]:
+def numbered_rows(reader: csv._reader) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line, row)`` for each row with a non-empty cell, where line is the row's first line."""
     last_line = reader.line_num
     for row in reader:
         start = last_line + 1

@@ -46,27 +46,46 @@ def read_woocommerce(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]
                 f"{csv_file.path} is not a WooCommerce product export: the header has no "
                 f"{', '.join(repr(name) for name in missing)} column."
             )
-        id_col = columns.find("ID")
-        type_col = columns.find("Type")
-        sku_col = columns.find("SKU")
-        name_col = columns.find("Name")
-        published_col = columns.find("Published")
-        visibility_col = columns.find("Visibility in catalog")
-        stock_col = columns.find("In stock?")
-        starts_col = columns.find("Date sale price starts")
-        ends_col = columns.find("Date sale price ends")
-        sale_col = columns.find("Sale price")
-        price_col = columns.find("Regular price")
-        parent_col = columns.find("Parent")
+        # Each row is cut or padded to the header's width plus one empty cell, which the
+        # positions of absent columns point at, so cells are read without bounds checks.
+        blank_at = len(header)
+        padding = [""] * (blank_at + 1)
+
+        def position(name: str) -> int:
+            found = columns.find(name)
+            return blank_at if found is None else found
+
+        id_col = position("ID")
+        type_col = position("Type")
+        sku_col = position("SKU")
+        name_col = position("Name")
+        published_col = position("Published")
+        visibility_col = position("Visibility in catalog")
+        stock_col = position("In stock?")
+        starts_col = position("Date sale price starts")
+        ends_col = position("Date sale price ends")
+        sale_col = position("Sale price")
+        price_col = position("Regular price")
+        parent_col = position("Parent")
+        price_field = columns.name(columns.find("Regular price")) or "Regular price"
+        sale_field = columns.name(columns.find("Sale price")) or "Sale price"
+        window_fields = (
+            (starts_col, columns.name(columns.find("Date sale price starts")), False),
+            (ends_col, columns.name(columns.find("Date sale price ends")), True),
+        )
         market_at = context.market_positions(header)
 
         for line, row in rows:
             context.report.rows_read += 1
-            kinds = {kind.strip().lower() for kind in cell(row, type_col).split(",")}
-            product_id = cell(row, id_col)
-            sku = cell(row, sku_col) or None
-            title = cell(row, name_col)
-            on_sale = _on_sale(cell(row, published_col), cell(row, visibility_col))
+            if len(row) == blank_at:
+                row.append("")
+            else:
+                row = row[:blank_at] + padding[min(len(row), blank_at) :]
+            kinds = {kind.strip().lower() for kind in row[type_col].split(",")}
+            product_id = row[id_col].strip()
+            sku = row[sku_col].strip() or None
+            title = row[name_col].strip()
+            on_sale = _on_sale(row[published_col].strip(), row[visibility_col])
 
             if "variable" in kinds:
                 parent = _Parent(product_id or sku or f"line {line}", title, on_sale)
@@ -80,10 +99,10 @@ def read_woocommerce(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]
             if "grouped" in kinds:
                 context.report.skipped_by_reason["grouped product (no price)"] += 1
                 continue
-            if "external" in kinds and not cell(row, price_col):
+            if "external" in kinds and not row[price_col].strip():
                 context.report.skipped_by_reason["external product without price"] += 1
                 continue
-            if not include_out_of_stock and parse_flag(cell(row, stock_col)) is False:
+            if not include_out_of_stock and parse_flag(row[stock_col]) is False:
                 context.report.skipped_by_reason["out of stock"] += 1
                 continue
 
@@ -93,14 +112,14 @@ def read_woocommerce(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]
                 title=title,
                 line=line,
                 sku=sku,
-                price=cell(row, price_col),
-                price_field=columns.name(price_col) or "Regular price",
-                sale_price=cell(row, sale_col),
-                sale_field=columns.name(sale_col) or "Sale price",
+                price=row[price_col].strip(),
+                price_field=price_field,
+                sale_price=row[sale_col].strip(),
+                sale_field=sale_field,
             )
             if market_at:
                 offer.market_prices = {name: cell(row, position) for name, position in market_at.items()}
-            if offer.sale_price and not _read_window(offer, row, starts_col, ends_col, columns, context):
+            if offer.sale_price and not _read_window(offer, row, window_fields, context):
                 continue
             if not offer.product:
                 context.skip(line, "ID", "", "missing product id: both ID and SKU are empty", "missing id")
@@ -108,7 +127,7 @@ def read_woocommerce(csv_file: CsvFile, context: ReadContext) -> Iterator[Offer]
 
             if "variation" in kinds:
                 offer.variant = product_id or sku
-                reference = cell(row, parent_col)
+                reference = row[parent_col].strip()
                 if not on_sale and not include_unpublished:
                     context.exclude(line, "variation is not published")
                     continue
@@ -156,11 +175,11 @@ def _on_sale(published: str, visibility: str) -> bool:
 
 
 def _read_window(
-    offer: Offer, row: list[str], starts_col: int | None, ends_col: int | None, columns: Columns, context: ReadContext
+    offer: Offer, row: list[str], window_fields: tuple[tuple[int, str | None, bool], ...], context: ReadContext
 ) -> bool:
     """Set the offer's sale window from the date columns; False after a row error."""
-    for position, is_end in ((starts_col, False), (ends_col, True)):
-        text = cell(row, position)
+    for position, name, is_end in window_fields:
+        text = row[position].strip()
         if not text:
             continue
         try:
@@ -168,7 +187,7 @@ def _read_window(
         except ValueError:
             context.skip(
                 offer.line,
-                columns.name(position),
+                name,
                 text,
                 "invalid sale date: use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS",
                 "invalid sale date",

@@ -103,3 +103,29 @@ def test_orphan_variation_reported(tmp_path) -> None:
     items, report = read(path, currency="USD")
     assert items == []
     assert report.skipped_by_reason["parent not found"] == 1
+
+
+def test_ragged_rows_and_absent_columns(tmp_path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "ID,Type,Name,Published,Regular price,Sale price,Date sale price ends\n"
+        "1,simple,Short row,1,12.00\n"
+        "2,simple,Long row, 1 ,13.00,,,extra,cells\n"
+        "3,simple,Blank published, ,14.00\n"
+        "4,simple,Draft,0,15.00\n"
+        "5,simple,Sale,1,20.00,10.00,2024-04-30\n"
+        "6,simple,Bad date,1,20.00,10.00,soon\n",
+        encoding="utf-8",
+    )
+    items, report = read(path, currency="USD")
+    assert [(item.product, item.title, item.purchase_amount) for item in items] == [
+        ("1", "Short row", 1200),
+        ("2", "Long row", 1300),
+        ("3", "Blank published", 1400),
+        ("5", "Sale", 2000),
+    ]
+    assert items[0].sku is None
+    assert report.excluded_unpublished == 1
+    assert report.skipped_by_reason["invalid sale date"] == 1
+    assert report.errors[0].column == "Date sale price ends"
+    assert report.errors[0].line == 7
