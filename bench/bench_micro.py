@@ -69,7 +69,7 @@ def render_throughput(answers: list, repetitions: int) -> dict:
     renderer = FragmentRenderer(None, allow_loopback_http=True)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(default_templates_dir())), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
     )
     template = environment.get_template(f"{BADGE}.html")
     prepared = [

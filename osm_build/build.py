@@ -201,14 +201,25 @@ class PreviousOutput:
     def __init__(self, release: Path | None, assets_path: str) -> None:
         self.release = release
         self.assets = release / assets_path if release else None
-        self.manifest: dict | None = None
-        manifest = self.assets / MANIFEST_NAME if self.assets else None
-        if manifest and manifest.is_file():
-            try:
-                self.manifest = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                logger.warning("Cannot read the previous manifest %s (%s); no fallback fragments", manifest, error)
-        self.fragments: dict = (self.manifest or {}).get("fragments", {})
+        self._manifest: dict | None = None
+        self._loaded = False
+
+    @property
+    def manifest(self) -> dict | None:
+        """The published manifest, read on first use (it can be large), or None."""
+        if not self._loaded:
+            self._loaded = True
+            path = self.assets / MANIFEST_NAME if self.assets else None
+            if path and path.is_file():
+                try:
+                    self._manifest = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as error:
+                    logger.warning("Cannot read the published manifest %s (%s); no fallback fragments", path, error)
+        return self._manifest
+
+    @property
+    def fragments(self) -> dict:
+        return (self.manifest or {}).get("fragments", {})
 
     def items_for(self, products: Iterable[str]) -> Iterator[PricedItem]:
         """Yield the published items of ``products`` as the manifest records them."""
