@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 from osm_build.assets import load_beacon_script
 from osm_build.catalog import read_catalog
+from osm_build.catalog.amounts import MAX_PURCHASE_AMOUNT
 from osm_build.catalog.model import PricedItem
 from osm_build.config import LoadedConfig
-from osm_build.errors import OsmBuildError
+from osm_build.errors import CatalogError, FetchError, OsmBuildError
 from osm_build.fetch import (
     FetchPolicy, FetchReport, OsmAnswer, OsmRequest, RetryPolicy, fetch_answers_sync, resolve_base_url,
 )
@@ -99,6 +100,7 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
             plan = build_plan(items, settings.placements, locales, index)
         report.products = len(plan.products)
         report.distinct_requests = len(plan.requests)
+        report_catalog_gaps(index, plan, scope, report)
         logger.info("Planned %d distinct requests for %d products", len(plan.requests), len(plan.products))
 
         # Fetch each distinct request once; fresh cache entries need no request at all.
@@ -112,11 +114,7 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
         )
         with report.timed("render"):
             fragments = render_fragments(settings.placements, answers, renderer, previous, report)
-        if options.strict and (report.failed or report.stale):
-            raise StrictModeError(
-                f"--strict: {len(report.failed)} requests failed and {len(report.stale)} fragments "
-                "would be served stale; nothing was published"
-            )
+        check_publishable(report, scope)
 
         # Write fragments, pages, script and manifest into a staging folder, then swap it in.
         staging = publisher.stage()
@@ -126,6 +124,8 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
                     write_output(config, staging, index, fragments, renderer, report, now)
                 else:
                     write_incremental_output(config, staging, previous, scope, index, fragments, renderer, report, now)
+            if options.strict:
+                check_strict(report)
         except BaseException:
             publisher.abandon(staging)
             raise
@@ -136,6 +136,58 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
 
     logger.info("Published %s", publisher.output)
     return report
+
+
+def report_catalog_gaps(index: ItemIndex, plan: Plan, scope: IncrementalScope | None, report: BuildReport) -> None:
+    """Report products priced twice in one market and --only ids that the catalog lacks."""
+    for product, variant, locale, amounts, sources in index.duplicates():
+        name = product if variant is None else f"{product} variant {variant}"
+        report.problem(
+            f"product {name} is priced {len(amounts)} times for {locale} ({', '.join(sources)}: "
+            f"{', '.join(map(str, amounts))}); pages show the first, so remove the duplicate rows"
+        )
+    if scope is not None:
+        for product in sorted(scope.changed - plan.products):
+            report.problem(f"--only {product}: no priced item with this product id in the catalog")
+
+
+def check_publishable(report: BuildReport, scope: IncrementalScope | None) -> None:
+    """Refuse to publish a full build that would show no message because of its inputs or the API.
+
+    Raises:
+        CatalogError: if the catalog gave no priced item at all.
+        FetchError: if every request failed and no cached or published fragment replaces one.
+    """
+    if scope is None and report.catalog.items_priced == 0:
+        raise CatalogError(
+            f"the catalog gave no priced item ({report.catalog.rows_read} rows read, "
+            f"{report.catalog.rows_skipped} skipped, {report.catalog.market_mismatches} market mismatches); "
+            "nothing was published. Check catalog.path, catalog.format and the markets' currencies"
+        )
+    answered = report.distinct_requests - len(report.failed)
+    if report.failed and answered == 0:
+        raise FetchError(
+            f"all {len(report.failed)} requests failed and no earlier fragment can replace them, so "
+            f"nothing was published. First failure: {report.failed[0]}"
+        )
+
+
+def check_strict(report: BuildReport) -> None:
+    """Apply --strict before publishing: any failure, stale fragment, bad row or page problem.
+
+    Raises:
+        StrictModeError: naming the counts; the staging folder is then discarded.
+    """
+    counts = {
+        "failed requests": len(report.failed),
+        "stale fragments": len(report.stale),
+        "catalog rows with errors": report.catalog.row_errors,
+        "page problems": report.warnings_count,
+    }
+    found = {name: count for name, count in counts.items() if count}
+    if found:
+        listed = ", ".join(f"{count} {name}" for name, count in found.items())
+        raise StrictModeError(f"--strict: {listed}; nothing was published (see the warnings above)")
 
 
 def fetch_plan(config: LoadedConfig, plan: Plan, fetch_report: FetchReport, options: BuildOptions) -> dict:
@@ -267,7 +319,11 @@ def apply_price_overrides(items: Iterable[PricedItem], overrides: list[PricedIte
     An override takes its catalog item's place, so the catalog order (and with it the variant a
     page shows first) stays. Overrides without a catalog item follow at the end.
     """
-    pending = {(item.product, item.variant, item.locale): item for item in overrides}
+    pending = {
+        (item.product, item.variant, item.locale): item
+        for item in overrides
+        if 0 < item.purchase_amount <= MAX_PURCHASE_AMOUNT
+    }
     for item in items:
         override = pending.pop((item.product, item.variant, item.locale), None)
         yield override if override is not None else item
@@ -305,7 +361,10 @@ def render_fragments(placements, answers: dict[OsmRequest, OsmAnswer], renderer:
                 locale=request.locale, purchase_amount=request.purchase_amount, body=answer.body,
                 problems=problems,
             )
-        fragment = Fragment(request=request, html=html, status="ok", expires_at=answer.expires_at,
+        # An answer that may not be reused (no-store, no-cache, max-age=0) expires at once, so
+        # that `osm-build check` asks for a rebuild instead of trusting it forever.
+        fragment = Fragment(request=request, html=html, status="ok",
+                            expires_at=answer.expires_at or answer.fetched_at,
                             correlation_id=answer.correlation_id)
         if answer.failed and answer.cache_status != "stale":
             fallback = previous.fragment_html(fragment.key)

@@ -21,7 +21,8 @@ config_option = click.option(
 )
 strict_option = click.option(
     "--strict", is_flag=True,
-    help="Fail on warnings: unknown config keys, skipped catalog rows, failed or stale requests.",
+    help="Publish nothing and exit 1 on any warning: unknown config keys, catalog rows with errors, "
+    "failed or stale requests, page problems.",
 )
 
 
@@ -95,16 +96,9 @@ def build(config_path: Path, strict: bool, report_path: Path | None, only_produc
 
     for line in report.summary_lines():
         click.echo(line, err=True)
-    for line in report.failed + report.stale:
-        logger.warning("%s", line)
     if report_path:
         report.write(report_path)
     click.echo(f"Published {loaded.resolve(loaded.settings.output.directory)}", err=True)
-    if strict and (report.catalog.rows_skipped or report.warnings_count):
-        raise OsmBuildError(
-            f"--strict: {report.catalog.rows_skipped} catalog rows skipped and {report.warnings_count} "
-            "warnings (the site was published; fix them or drop --strict)"
-        )
 
 
 @main.command()
@@ -137,7 +131,11 @@ def plan(config_path: Path, as_json: bool) -> None:
 @main.command()
 @config_option
 def rollback(config_path: Path) -> None:
-    """Publish the previous release of the output folder again."""
+    """Publish the previous release of the output folder again.
+
+    osm-build keeps the published release and the one before it, so one rollback
+    is possible after each build.
+    """
     from osm_build.publish import Publisher
 
     loaded = load_checked_config(config_path, strict=False)

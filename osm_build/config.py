@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,15 +79,6 @@ class KlarnaSettings(Section):
             raise ValueError(f"{value!r} is not an http(s) URL; use for example http://127.0.0.1:8080")
         return value.rstrip("/") if value else value
 
-    @model_validator(mode="after")
-    def _reject_inline_api_key(self) -> "KlarnaSettings":
-        if (self.model_extra or {}).get("api_key") is not None:
-            raise ValueError(
-                "api_key must not be written in the config file; put the key in the environment "
-                "variable named by klarna.api_key_env"
-            )
-        return self
-
 
 class PlacementSettings(Section):
     """One placement to render."""
@@ -112,6 +104,16 @@ class SiteSettings(Section):
 
 class OutputSettings(Section):
     """Where the built site goes."""
+
+    @field_validator("assets_path")
+    @classmethod
+    def _check_assets_path(cls, value: str) -> str:
+        parts = value.replace("\\", "/").split("/")
+        if not value or value.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(
+                f"{value!r} must be a relative folder inside the output, such as osm or assets/osm"
+            )
+        return value
 
     directory: Path = Path("_site")
     assets_path: str = Field(default="osm", description="Folder in the output for fragments and the script.")
@@ -239,11 +241,54 @@ def load_config(path: Path) -> LoadedConfig:
     if problems:
         raise ConfigError([message for _, message in sorted(problems, key=lambda problem: problem[0])], source)
 
-    warnings = [
-        _describe(document, location, "unknown key, ignored; check its spelling")
-        for location in iter_unknown_keys(settings)
-    ]
-    return LoadedConfig(settings=settings, path=path.resolve(), warnings=warnings)
+    loaded = LoadedConfig(settings=settings, path=path.resolve())
+    for location in iter_unknown_keys(settings):
+        if _SECRET_KEY.search(str(location[-1])):
+            message = ("secrets must not be written in the config file; put the value in an environment "
+                       "variable and name it with klarna.api_key_env or webhooks.sources[].secret_env")
+            problems.append((document.line_of(location) or 0, _describe(document, location, message)))
+        else:
+            loaded.warnings.append(_describe(document, location, "unknown key, ignored; check its spelling"))
+    problems.extend((document.line_of(location) or 0, _describe(document, location, message))
+                    for location, message in _check_paths(loaded))
+    if problems:
+        raise ConfigError([message for _, message in sorted(problems, key=lambda problem: problem[0])], source)
+    return loaded
+
+
+_SECRET_KEY = re.compile(r"(api_?key|secret|password|token)$", re.IGNORECASE)
+
+
+def _check_paths(loaded: LoadedConfig) -> list[tuple[tuple[Any, ...], str]]:
+    """Check that input folders exist and that the output cannot overwrite or swallow them."""
+    settings = loaded.settings
+    problems = []
+    inputs: list[tuple[tuple[Any, ...], Path]] = [(("catalog", "path"), loaded.resolve(settings.catalog.path))]
+    if settings.site is not None:
+        pages = loaded.resolve(settings.site.pages)
+        inputs.append((("site", "pages"), pages))
+        if not pages.is_dir():
+            problems.append((("site", "pages"), f"folder {str(pages)!r} not found; point it at the site's pages"))
+    if settings.templates is not None:
+        templates = loaded.resolve(settings.templates)
+        inputs.append((("templates",), templates))
+        if not templates.is_dir():
+            problems.append((("templates",), f"folder {str(templates)!r} not found; create it or remove the key"))
+    inputs.append((("cache", "directory"), loaded.resolve(settings.cache.directory)))
+
+    output = loaded.resolve(settings.output.directory).resolve()
+    # The output may sit inside the config file's folder, but must not be it or contain it.
+    protected = [(("config file folder",), loaded.base_dir, False)] + [(location, path, True) for location, path in inputs]
+    for location, path, no_output_inside in protected:
+        path = path.resolve()
+        if output == path or output in path.parents or (no_output_inside and path in output.parents):
+            problems.append((
+                ("output", "directory"),
+                f"{str(output)!r} overlaps the {'.'.join(map(str, location))} {str(path)!r}; osm-build replaces "
+                "the output folder on every build, so choose a folder of its own, such as _site",
+            ))
+            break
+    return problems
 
 
 def _is_consequence(item: dict[str, Any], items: list[dict[str, Any]]) -> bool:
@@ -264,7 +309,8 @@ def _describe_validation_error(document, item: dict[str, Any]) -> str:
         message = f"must be one of {item['ctx']['expected']}"
     # A failing model validator reports the model's own location; the value is then the mapping.
     value = item.get("input")
-    shown = "" if isinstance(value, (dict, list)) or repr(value) in message else f" (got {value!r})"
+    already_shown = isinstance(value, str) and repr(value) in message
+    shown = "" if isinstance(value, (dict, list)) or already_shown else f" (got {value!r})"
     return _describe(document, location, f"{message}{shown}")
 
 

@@ -77,6 +77,24 @@ class ItemIndex:
             (product, locale),
         ).fetchall()
 
+    def duplicates(self, limit: int = 20) -> list[tuple[str, str | None, str, list[int], list[str]]]:
+        """Return up to ``limit`` (product, variant, locale) keys priced more than once.
+
+        Each entry has the key, its amounts and its sources in catalog order. A duplicate means
+        the export lists the same product twice, and a page could show either price.
+        """
+        self._ensure_index()
+        rows = self._connection.execute(
+            "SELECT product, variant, locale, GROUP_CONCAT(purchase_amount, ' '), GROUP_CONCAT(source, ' ') "
+            "FROM (SELECT * FROM items ORDER BY position) GROUP BY product, variant, locale "
+            "HAVING COUNT(*) > 1 LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            (product, variant, locale, [int(amount) for amount in amounts.split(" ")], sources.split(" "))
+            for product, variant, locale, amounts, sources in rows
+        ]
+
     def __iter__(self) -> Iterator[PricedItem]:
         for row in self._connection.execute("SELECT * FROM items ORDER BY position"):
             yield _to_item(row)

@@ -193,7 +193,16 @@ class PageFiller:
         return page_products
 
     def _fill_file(self, source: Path, target: Path, page_name: str, script_src: str) -> list[str]:
-        text = source.read_text(encoding="utf-8")
+        raw = source.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self.report.problem(
+                f"{page_name}: not UTF-8 text (invalid byte at offset {error.start}), so it was copied "
+                "without filling placeholders; save the page as UTF-8"
+            )
+            write_new_file(target, raw)
+            return []
         page_locale = self._page_locale(page_language(text))
         products: list[str] = []
 

@@ -5,8 +5,8 @@ The output path (for example ``_site``) is a symbolic link to a release folder b
 ``os.replace``, which is atomic on POSIX: a reader sees the old site or the new one, never a mix.
 The previous release is kept for ``osm-build rollback``; older ones are removed.
 
-If the output path is a real folder from an earlier tool or version, it is moved into the
-releases folder the first time.
+If the output path is a real folder from an earlier osm-build version, or an empty one, it is
+moved into the releases folder the first time; any other folder there is an error.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from osm_build.errors import PublishError
 logger = logging.getLogger(__name__)
 
 KEEP_RELEASES = 2
+MANIFEST_MARKER = "manifest.json"
 STAGING_PREFIX = "staging-"
 
 
@@ -46,6 +47,7 @@ class Publisher:
     def stage(self) -> Path:
         """Create and return an empty staging folder, removing any left by a crashed build."""
         self.wait_for_cleanup()
+        self.check_output_folder()
         try:
             self.releases.mkdir(parents=True, exist_ok=True)
             for leftover in self.releases.glob(f"{STAGING_PREFIX}*"):
@@ -108,6 +110,24 @@ class Publisher:
     def abandon(self, staging: Path) -> None:
         """Remove a staging folder after a failed build; the published site is untouched."""
         shutil.rmtree(staging, ignore_errors=True)
+
+    def check_output_folder(self) -> None:
+        """Check that a plain folder at the output path can become a release.
+
+        Raises:
+            PublishError: if the folder is neither empty nor an earlier osm-build output (one
+                with a ``manifest.json`` in a subfolder), so that a mistyped output path never
+                swallows other files.
+        """
+        if self.output.is_symlink() or not self.output.is_dir():
+            return
+        entries = list(self.output.iterdir())
+        if not entries or any(self.output.glob(f"*/{MANIFEST_MARKER}")):
+            return
+        raise PublishError(
+            f"output folder {self.output} already exists and was not written by osm-build; "
+            "move its files away or set output.directory to another folder"
+        )
 
     def _adopt_plain_folder(self) -> None:
         if self.output.is_dir() and not self.output.is_symlink():

@@ -16,6 +16,7 @@ from osm_build.fetch import FetchReport
 logger = logging.getLogger(__name__)
 
 MAX_LISTED_PROBLEMS = 200
+MAX_LOGGED_PROBLEMS = 20
 
 
 @dataclass
@@ -49,10 +50,14 @@ class BuildReport:
             logger.info("Stage %s took %.2f s", stage, self.stage_seconds[stage])
 
     def problem(self, message: str) -> None:
-        """Record a problem the user should look at; the list is capped, the count is not."""
+        """Record and log a problem the user should fix; the list and the log are capped, the count is not."""
         self.warnings_count += 1
         if len(self.problems) < MAX_LISTED_PROBLEMS:
             self.problems.append(message)
+        if self.warnings_count <= MAX_LOGGED_PROBLEMS:
+            logger.warning("%s", message)
+        elif self.warnings_count == MAX_LOGGED_PROBLEMS + 1:
+            logger.warning("More problems follow; the build report lists up to %d of them", MAX_LISTED_PROBLEMS)
 
     def to_dict(self) -> dict:
         catalog = self.catalog
@@ -74,6 +79,7 @@ class BuildReport:
             "placeholders_empty": self.placeholders_empty,
             "stale": self.stale,
             "failed_requests": self.failed,
+            "row_errors_count": catalog.row_errors,
             "row_errors": [str(error) for error in catalog.errors],
             "problems": self.problems,
             "warnings": self.warnings_count,
@@ -84,20 +90,26 @@ class BuildReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
+    def _skip_reasons(self) -> str:
+        reasons = self.catalog.skipped_by_reason.most_common(3)
+        text = ", ".join(f"{count} {reason}" for reason, count in reasons) or "none"
+        others = len(self.catalog.skipped_by_reason) - len(reasons)
+        return text + (f" and {others} more reasons" if others > 0 else "")
+
     def summary_lines(self) -> list[str]:
         """Return the end-of-build summary for a terminal."""
         data = self.to_dict()
         lines = [
-            f"Products read:        {data['products']} ({data['rows_read']} rows, "
-            f"{data['rows_skipped']} skipped, {data['excluded_unpublished']} not published)",
+            f"Products read:        {data['products']} ({data['rows_read']} rows, {data['rows_skipped']} skipped: "
+            f"{self._skip_reasons()}; {data['excluded_unpublished']} not published)",
             f"Items priced:         {data['items_priced']} ({data['market_mismatches']} market mismatches)",
             f"Distinct requests:    {data['distinct_requests']}",
             f"Requests sent:        {data['requests_sent']} (cache hits {data['cache_hits']}, "
             f"revalidated {data['revalidated']}, retries {data['retries']})",
-            f"Failed / stale:       {len(self.failed)} / {len(self.stale)}",
+            f"Failed / stale:       {len(self.failed)} requests failed, {len(self.stale)} fragments kept from before",
             f"Fragments written:    {data['fragments_written']} ({data['empty_answers']} answers with nothing to show)",
             f"Pages written:        {data['pages_written']} ({data['placeholders_filled']} placeholders filled, "
             f"{data['placeholders_empty']} left empty)",
-            f"Warnings:             {data['warnings']}",
+            f"Problems:             {data['warnings']} on pages, {self.catalog.row_errors} catalog rows with errors",
         ]
         return lines

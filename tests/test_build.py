@@ -193,3 +193,32 @@ def test_price_overrides_skip_catalog_read(example_site, tmp_path):
     assert len(manifest["products"]) == 16
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "Make 4 payments of $10.50. No fees." in index
+
+
+def test_huge_price_row_reported_not_crashing(example_site, tmp_path):
+    catalog = tmp_path / "huge.csv"
+    catalog.write_text("id,title,price\n58,Belt,99999999999999999999999999.99\n62,Sunglasses,90.00\n", encoding="utf-8")
+    report = build(example_site(catalog={"path": str(catalog), "format": "csv", "currency": "USD"}))
+    assert report.catalog.row_errors == 1
+    assert report.catalog.skipped_by_reason["price too large"] == 1
+    assert any("99999999999999999999999999.99" in str(error) for error in report.catalog.errors)
+    assert "Make 4 payments of $22.50. No fees." in (tmp_path / "_site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_duplicate_product_rows_reported(example_site, tmp_path):
+    catalog = tmp_path / "dup.csv"
+    catalog.write_text("id,title,price\n58,Belt,55.00\n62,Sunglasses,90.00\n58,Belt,50.00\n", encoding="utf-8")
+    report = build(example_site(catalog={"path": str(catalog), "format": "csv", "currency": "USD"}))
+    assert report.problems[:2] == [
+        "product 58 is priced 2 times for en-US (dup.csv:2, dup.csv:4: 5500, 5000); pages show the first, "
+        "so remove the duplicate rows",
+        "product 58 is priced 2 times for es-US (dup.csv:2, dup.csv:4: 5500, 5000); pages show the first, "
+        "so remove the duplicate rows",
+    ]
+
+
+def test_only_unknown_product_reported(example_site):
+    config_path = example_site()
+    build(config_path)
+    report = build(config_path, only_products=frozenset({"999999"}))
+    assert report.problems == ["--only 999999: no priced item with this product id in the catalog"]

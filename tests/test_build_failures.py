@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import subprocess
@@ -16,6 +17,7 @@ from osm_build.build import BuildOptions, StrictModeError, run_build
 from osm_build.config import load_config
 from osm_build.emulator.server import start_emulator
 from osm_build.emulator.settings import EmulatorSettings
+from osm_build.errors import CatalogError, FetchError
 
 FAST_RETRY = {"max_attempts": 6, "backoff_seconds": 0.01, "max_wait_seconds": 0.05, "max_total_wait_seconds": 1}
 
@@ -176,3 +178,64 @@ def test_v4_api_key_never_written(example_site, tmp_path, monkeypatch, caplog):
     for name, text in texts.items():
         for form in forms:
             assert form not in text, f"{name} contains the API key"
+
+
+def test_first_build_all_failing_publishes_nothing(example_site, tmp_path):
+    with start_emulator(EmulatorSettings(port=0, fail_rate=1.0, seed=4)) as broken:
+        config_path = example_site(klarna={"base_url": broken.base_url, "retry": FAST_RETRY})
+        with pytest.raises(FetchError, match="requests failed and no earlier fragment can replace them"):
+            build(config_path)
+    assert not (tmp_path / "_site").exists()
+
+
+def test_unreachable_api_keeps_published_pages(example_site, tmp_path):
+    config_path = example_site(cache={"enabled": False})
+    build(config_path)
+    before = pages(tmp_path / "_site")
+    closed = example_site(klarna={"base_url": "http://127.0.0.1:9", "retry": FAST_RETRY}, cache={"enabled": False})
+    report = build(closed)
+    assert pages(tmp_path / "_site") == before
+    assert len(report.stale) == 10
+
+
+def test_catalog_without_prices_publishes_nothing(example_site, tmp_path):
+    catalog = tmp_path / "empty.csv"
+    catalog.write_text("id,title,price\n", encoding="utf-8")
+    config_path = example_site(catalog={"path": str(catalog), "format": "csv", "currency": "USD"})
+    with pytest.raises(CatalogError, match="the catalog gave no priced item"):
+        build(config_path)
+    assert not (tmp_path / "_site").exists()
+
+
+def test_strict_page_problem_publishes_nothing(example_site, tmp_path):
+    (tmp_path / "example_site" / "pages" / "broken.html").write_text(
+        '<html lang="en-US"><head></head><body>'
+        '<div data-osm-placement="credit-promotion-badge" data-osm-product="no-such-product"></div>'
+        "</body></html>", encoding="utf-8")
+    config_path = example_site()
+    with pytest.raises(StrictModeError, match="1 page problems; nothing was published"):
+        build(config_path, strict=True)
+    assert not (tmp_path / "_site").exists()
+    report = build(config_path)
+    assert report.problems == ["broken.html:1: product 'no-such-product' has no price for en-US in the catalog"]
+
+
+def test_page_not_utf8_copied_and_reported(example_site, tmp_path):
+    raw = '<html lang="en-US"><head></head><body>Caf\xe9 <div data-osm-placement="top-strip-promotion-badge"></div></body></html>'
+    (tmp_path / "example_site" / "pages" / "latin1.html").write_bytes(raw.encode("latin-1"))
+    report = build(example_site())
+    assert (tmp_path / "_site" / "latin1.html").read_bytes() == raw.encode("latin-1")
+    assert report.problems == [
+        "latin1.html: not UTF-8 text (invalid byte at offset 41), so it was copied without filling "
+        "placeholders; save the page as UTF-8"
+    ]
+
+
+def test_no_store_answers_expire_at_once(example_site, tmp_path):
+    with start_emulator(EmulatorSettings(port=0, cache_control="no-store")) as uncached:
+        report = build(example_site(klarna={"base_url": uncached.base_url}))
+    manifest = json.loads((tmp_path / "_site" / "osm" / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["fragments"]["credit-promotion-badge/en-US/5500"]
+    assert entry["status"] == "ok"
+    assert entry["expires_at"] is not None
+    assert report.fetch.requests_sent == report.distinct_requests

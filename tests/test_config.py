@@ -89,9 +89,10 @@ def test_unknown_key_warns_with_line(tmp_path):
 
 def test_api_key_in_file_rejected_without_echo(tmp_path):
     problems = problems_of(tmp_path, VALID.replace("  region: na\n", "  region: na\n  api_key: sk-secret-value\n"))
-    assert len(problems) == 1
-    assert "api_key must not be written in the config file" in problems[0]
-    assert "sk-secret-value" not in problems[0]
+    assert problems == [
+        "line 4, klarna.api_key: secrets must not be written in the config file; put the value in an "
+        "environment variable and name it with klarna.api_key_env or webhooks.sources[].secret_env"
+    ]
 
 
 def test_invalid_yaml_names_line(tmp_path):
@@ -108,3 +109,50 @@ def test_missing_file_says_what_to_do(tmp_path):
 def test_duplicate_locale_rejected(tmp_path):
     problems = problems_of(tmp_path, VALID.replace("- locale: en-US", "- locale: en-US\n  - locale: en-US"))
     assert problems == ["line 5, markets: locale 'en-US' is listed twice; list each market once"]
+
+
+def test_secret_anywhere_rejected_without_echo(tmp_path):
+    problems = problems_of(tmp_path, VALID + "api_key: sk-top-level\nwebhook_secret: whsec_abc\n")
+    assert len(problems) == 2
+    assert problems[0].startswith("line 13, api_key: secrets must not be written in the config file")
+    assert problems[1].startswith("line 14, webhook_secret: secrets must not be written")
+    assert not any("sk-top-level" in problem or "whsec_abc" in problem for problem in problems)
+
+
+@pytest.mark.parametrize("directory", [".", "..", "pages", "pages/inner", "cache_root"])
+def test_output_overlapping_inputs_rejected(tmp_path, directory):
+    (tmp_path / "pages" / "inner").mkdir(parents=True)
+    text = VALID + f"site:\n  pages: pages\noutput:\n  directory: {directory}\ncache:\n  directory: cache_root/x\n"
+    problems = problems_of(tmp_path, text)
+    assert len(problems) == 1
+    assert "output.directory: " in problems[0]
+    assert "overlaps the " in problems[0]
+    assert "choose a folder of its own, such as _site" in problems[0]
+
+
+def test_output_inside_config_folder_accepted(tmp_path):
+    (tmp_path / "pages").mkdir()
+    loaded = load_config(write(tmp_path, VALID + "site:\n  pages: pages\noutput:\n  directory: build/_site\n"))
+    assert loaded.settings.output.directory == Path("build/_site")
+
+
+@pytest.mark.parametrize("assets_path", ["/abs/osm", "../escaped", "a/../../b", "."])
+def test_assets_path_must_stay_inside(tmp_path, assets_path):
+    problems = problems_of(tmp_path, VALID + f"output:\n  assets_path: {assets_path}\n")
+    assert problems == [
+        f"line 14, output.assets_path: {assets_path!r} must be a relative folder inside the output, "
+        "such as osm or assets/osm"
+    ]
+
+
+def test_missing_pages_and_templates_folders(tmp_path):
+    problems = problems_of(tmp_path, VALID + "site:\n  pages: no_pages\ntemplates: no_templates\n")
+    assert problems == [
+        f"line 14, site.pages: folder {str(tmp_path.resolve() / 'no_pages')!r} not found; point it at the site's pages",
+        f"line 15, templates: folder {str(tmp_path.resolve() / 'no_templates')!r} not found; create it or remove the key",
+    ]
+
+
+def test_number_out_of_range_shows_value(tmp_path):
+    problems = problems_of(tmp_path, VALID.replace("  region: na\n", "  region: na\n  read_timeout_seconds: 0\n"))
+    assert problems == ["line 4, klarna.read_timeout_seconds: Input should be greater than 0 (got 0)"]

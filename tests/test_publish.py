@@ -39,7 +39,8 @@ def test_abandoned_staging_leaves_site_intact(tmp_path):
 
 
 def test_plain_output_folder_is_adopted(tmp_path):
-    (tmp_path / "_site").mkdir()
+    (tmp_path / "_site" / "osm").mkdir(parents=True)
+    (tmp_path / "_site" / "osm" / "manifest.json").write_text("{}")
     (tmp_path / "_site" / "old.html").write_text("old")
     publisher = Publisher(tmp_path / "_site")
     staging = publisher.stage()
@@ -66,3 +67,13 @@ def test_rollback_without_previous_fails(tmp_path):
     publisher.publish(staging)
     with pytest.raises(PublishError, match="no earlier release"):
         publisher.rollback()
+
+
+def test_foreign_output_folder_rejected(tmp_path):
+    (tmp_path / "_site").mkdir()
+    (tmp_path / "_site" / "notes.txt").write_text("mine")
+    publisher = Publisher(tmp_path / "_site")
+    with pytest.raises(PublishError, match="already exists and was not written by osm-build"):
+        publisher.stage()
+    assert (tmp_path / "_site" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "_site").is_symlink()

@@ -36,6 +36,10 @@ from babel.numbers import (
 
 ROUNDING = ROUND_HALF_UP
 
+# The largest purchase amount osm-build sends, in minor units (10,000,000,000.00 in a currency
+# with two decimals). Larger values are data errors, and SQLite integers stop at 2**63 - 1.
+MAX_PURCHASE_AMOUNT = 1_000_000_000_000
+
 _PRICE = re.compile(
     r"""\s*
     (?P<before>[A-Za-z]{3}|kr\.?|[€$£])?\s*
@@ -96,6 +100,8 @@ def parse_price(text: str, currency: str | None, number_locale: str | None) -> t
             minor = int(whole + fraction.ljust(precision, "0"))
             if minor == 0:
                 raise AmountError("zero price", f"the price {text} {currency} is zero")
+            if minor > MAX_PURCHASE_AMOUNT:
+                raise AmountError("price too large", f"the price {text} {currency} is larger than any real price")
             return minor, currency
         value = Decimal(text)
     else:
@@ -220,6 +226,8 @@ def to_minor_units(value: Decimal, currency: str) -> int:
         raise AmountError("negative price", f"the price {value} {currency} is negative")
     if minor == 0:
         raise AmountError("zero price", f"the price {value} {currency} is zero")
+    if minor > MAX_PURCHASE_AMOUNT:
+        raise AmountError("price too large", f"the price {value} {currency} is larger than any real price")
     return minor
 
 
@@ -247,4 +255,6 @@ def parse_minor_units(text: str | int) -> int:
         raise AmountError("negative price", f"the price {minor} (minor units) is negative")
     if minor == 0:
         raise AmountError("zero price", "the price is zero")
+    if minor > MAX_PURCHASE_AMOUNT:
+        raise AmountError("price too large", f"the price {minor} (minor units) is larger than any real price")
     return minor

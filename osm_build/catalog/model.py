@@ -65,6 +65,9 @@ class CatalogReport:
     excluded_unpublished: int = 0
     market_mismatches: int = 0
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    # Rows skipped because something in them is wrong; the others (grouped products, out of
+    # stock) are skipped by design and counted only in skipped_by_reason.
+    row_errors: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -73,6 +76,7 @@ class CatalogReport:
 
     def skip(self, error: RowError, reason_key: str) -> None:
         """Count a skipped row under ``reason_key`` and keep its error for the report."""
+        self.row_errors += 1
         self.skipped_by_reason[reason_key] += 1
         if len(self.errors) < MAX_KEPT_ROW_ERRORS:
             self.errors.append(error)

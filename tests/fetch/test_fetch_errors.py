@@ -225,13 +225,18 @@ def test_malformed_200_fails(server, settings, tmp_path, policy):
     assert report.failed == 2
 
 
-def test_unreachable_api_raises(settings, tmp_path, policy):
+def test_unreachable_api_fails_each_answer(settings, tmp_path, policy):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     closed = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
-    with pytest.raises(FetchError, match="cannot be reached"):
-        build(closed, tmp_path, policy, requests=[badge(1), badge(2)])
+    answers, report = build(closed, tmp_path, policy, requests=[badge(1), badge(2)])
+    # Only the first request is attempted (with its retries); the second is never sent.
+    assert report.requests_sent == policy.retry.max_attempts
+    assert report.failed == 2
+    assert all(answer.failed for answer in answers.values())
+    assert "was not sent because the first request" in answers[badge(2)].error
+    assert "check klarna.base_url" in answers[badge(2)].error
 
 
 def test_unreachable_api_serves_stale(server, settings, tmp_path, policy):
