@@ -37,7 +37,7 @@ class CsvLayout:
         if missing:
             raise CatalogError(
                 f"{path} has no column {', '.join(repr(m) for m in missing)} named in "
-                f"catalog.mapping; its header is: {', '.join(header)}."
+                f"catalog.mapping; its header is: {', '.join(header) or '(empty)'}."
             )
         self.product_at = self.index[mapping.product_id]
         self.price_at = self.index[mapping.price]

@@ -28,7 +28,7 @@ def detect_encoding(path: Path, configured: str | None) -> str:
     except OSError as error:
         raise CatalogError(
             f"Cannot open the catalog export {path}: {error.strerror or error}. "
-            "Check catalog.path in site_config.yaml (it is relative to the config file's folder)."
+            "Check catalog.path in the config file (it is relative to the config file's folder)."
         ) from error
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -57,11 +57,27 @@ def open_text(path: Path, encoding: str) -> Iterator[TextIO]:
         try:
             yield handle
         except UnicodeDecodeError as error:
+            line = _line_of_decode_error(path, encoding)
+            where = f"line {line}" if line else "a line"
             raise CatalogError(
-                f"The catalog export {path} is not valid {encoding} text ({error.reason} at byte "
-                f"{error.start} of a read block). Save it as UTF-8 or set catalog.encoding, "
-                "for example to cp1252."
+                f"The catalog export {path} is not valid {encoding} text ({error.reason} on {where}). "
+                "Save it as UTF-8 or set catalog.encoding, for example to cp1252."
             ) from error
+
+
+def _line_of_decode_error(path: Path, encoding: str) -> int | None:
+    """Return the 1-based line of the first byte that ``encoding`` cannot decode, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as stream:
+            for number, raw_line in enumerate(stream, start=1):
+                try:
+                    decoder.decode(raw_line)
+                except UnicodeDecodeError:
+                    return number
+    except (OSError, LookupError):
+        return None
+    return None
 
 
 def read_sample(path: Path, encoding: str) -> str:
