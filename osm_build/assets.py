@@ -48,8 +48,8 @@ def load_beacon_script(site_templates: Path | None = None) -> BeaconScript:
 def safe_file_name(identifier: str) -> str:
     """Turn any product or variant id into a file name that stays inside its folder.
 
-    Characters other than ASCII letters, digits, ``_`` and ``-`` become ``_`` (so ``..`` and
-    ``/`` cannot escape), the result is shortened, and a hash of the original id is appended so
+    Characters other than ASCII letters, digits, ``_`` and ``-`` become ``_``, so ``..`` and
+    ``/`` cannot escape. The result is shortened, and a hash of the original id is appended so
     that ids differing only in replaced characters do not collide.
     """
     readable = _UNSAFE_CHARACTERS.sub("_", identifier).strip("_")[:60] or "id"

@@ -107,7 +107,7 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
         with report.timed("fetch"):
             answers = fetch_plan(config, plan, report.fetch, options)
 
-        # Render each answer once; a failed request falls back to the last published fragment.
+        # Render each response once; a failed request falls back to the last published fragment.
         renderer = FragmentRenderer(
             config.resolve(settings.templates) if settings.templates else None,
             allow_loopback_http=allows_loopback_http(config),
@@ -240,7 +240,7 @@ def embedded_emulator(config: LoadedConfig) -> Iterator[str | None]:
 
 
 def allows_loopback_http(config: LoadedConfig) -> bool:
-    """Return whether ``http:`` URLs on loopback hosts are accepted in answers (emulator only)."""
+    """Return whether ``http:`` URLs on loopback hosts are accepted in responses (emulator only)."""
     klarna = config.settings.klarna
     if klarna.environment == "emulator":
         return True
@@ -349,7 +349,7 @@ def incremental_scope(options: BuildOptions, previous: PreviousOutput) -> Increm
 
 def render_fragments(placements, answers: dict[OsmRequest, OsmAnswer], renderer: FragmentRenderer,
                      previous: PreviousOutput, report: BuildReport) -> dict[OsmRequest, Fragment]:
-    """Render every answer once and decide what a failed answer publishes."""
+    """Render every response once and decide what a failed request publishes."""
     templates = {placement.key: placement.template_name for placement in placements}
     fragments = {}
     for request, answer in answers.items():

@@ -28,7 +28,11 @@ strict_option = click.option(
 
 def setup_logging(verbose: int, quiet: bool) -> None:
     """Send log records to stderr: WARNING with --quiet, INFO by default, DEBUG with -v."""
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    level = logging.INFO
+    if quiet:
+        level = logging.WARNING
+    elif verbose:
+        level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     root = logging.getLogger("osm_build")

@@ -30,7 +30,7 @@ REPORT_NAME = "build-report.json"
 
 @dataclass
 class Fragment:
-    """The rendered answer for one distinct request."""
+    """The rendered response for one distinct request."""
 
     request: OsmRequest
     html: str

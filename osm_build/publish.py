@@ -6,7 +6,7 @@ The output path (for example ``_site``) is a symbolic link to a release folder b
 The previous release is kept for ``osm-build rollback``; older ones are removed.
 
 If the output path is a real folder from an earlier osm-build version, or an empty one, it is
-moved into the releases folder the first time; any other folder there is an error.
+moved into the releases folder the first time. Any other folder there is an error.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ class Publisher:
         except OSError as error:
             raise PublishError(f"cannot publish {release} as {self.output}: {error}") from error
 
-        # Removing an old release of many files takes seconds; the new one is live already, so
-        # that work runs in a thread (not a daemon, so the process waits for it before exiting).
+        # Removing an old release of many files takes seconds, and the new one is live already.
+        # A thread does it; it is not a daemon, so the process waits for it before exiting.
         self._cleanup = threading.Thread(target=self._prune, args=(release,), name="osm-prune-releases")
         self._cleanup.start()
         return release

@@ -1,6 +1,6 @@
-"""Render OSM answers into HTML fragments with Jinja.
+"""Render OSM API responses into HTML fragments with Jinja.
 
-Every string in an API answer is untrusted. The templates see only cleaned nodes: known fields as
+Every string in an API response is untrusted. The templates see only cleaned nodes: known fields as
 strings, URLs that passed ``safe_url`` (else None), and node types the API documents. Autoescape
 is on for every template, and an undefined variable is an error, not an empty string.
 """
@@ -49,7 +49,7 @@ def safe_url(value: Any, *, allow_loopback_http: bool = False) -> str | None:
     return _checked_url(value, allow_loopback_http)
 
 
-# Answers repeat their link and badge URLs, so checked URLs are remembered.
+# Responses repeat their link and badge URLs, so checked URLs are remembered.
 @functools.lru_cache(maxsize=4096)
 def _checked_url(value: str, allow_loopback_http: bool) -> str | None:
     if not value or len(value) > 4096:
@@ -82,7 +82,7 @@ def _is_loopback(host: str) -> bool:
 
 @dataclass(slots=True)
 class Node:
-    """A content node of an OSM answer, cleaned for templates.
+    """A content node of an OSM response, cleaned for templates.
 
     Templates read its fields; nothing changes them after ``clean_nodes`` (not frozen, because a
     frozen dataclass costs several microseconds more per node on this hot path).
@@ -108,9 +108,9 @@ def _text_field(raw: dict, key: str) -> str:
 
 
 def clean_nodes(body: Any, *, allow_loopback_http: bool, problems: list[str]) -> list[Node]:
-    """Turn the ``content.nodes`` of an answer into ``Node`` objects, keeping their order.
+    """Turn the ``content.nodes`` of a response into ``Node`` objects, keeping their order.
 
-    Unknown node types are ignored, as Klarna asks; ``problems`` receives a sentence for each
+    Unknown node types are ignored, as Klarna requires; ``problems`` receives a sentence for each
     node that was dropped or whose URL was rejected.
     """
     content = body.get("content") if isinstance(body, dict) else None
