@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from osm_build.catalog.amounts import AmountError, to_minor_units
+from osm_build.catalog.amounts import MAX_PURCHASE_AMOUNT, AmountError, to_minor_units
 from osm_build.catalog.model import PricedItem
 from osm_build.config import LoadedConfig
 from osm_build.output import MANIFEST_NAME
@@ -197,5 +197,10 @@ def _market_amount(price: Decimal, currency: str, market, origin: str) -> int | 
         logger.warning("%s: market %s has net prices and no tax_rate_percent; the catalog price is used",
                        origin, market.locale)
         return None
-    gross = Decimal(amount) * (1 + market.tax_rate_percent / Decimal(100))
-    return int(gross.to_integral_value(ROUND_HALF_UP))
+    gross = int((Decimal(amount) * (1 + market.tax_rate_percent / Decimal(100))).to_integral_value(ROUND_HALF_UP))
+    if gross > MAX_PURCHASE_AMOUNT:
+        logger.warning("%s: price %s %s with %s%% tax for market %s is over the maximum purchase amount "
+                       "of %d minor units; the catalog price is used",
+                       origin, price, currency, market.tax_rate_percent, market.locale, MAX_PURCHASE_AMOUNT)
+        return None
+    return gross

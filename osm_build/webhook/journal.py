@@ -141,8 +141,13 @@ class Journal:
                 "UPDATE deliveries SET state = 'done', done_at = ?, last_error = NULL WHERE seq = ?",
                 [(now, seq) for seq in seqs],
             )
+            # A delivery built later than a newer one for the same variant must not replace its price.
             self._db.executemany(
-                "INSERT OR REPLACE INTO price_overrides VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO price_overrides VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (product, variant, locale) DO UPDATE SET "
+                "purchase_amount = excluded.purchase_amount, title = excluded.title, sku = excluded.sku, "
+                "source = excluded.source, received_at = excluded.received_at "
+                "WHERE excluded.received_at >= price_overrides.received_at",
                 [
                     (p.product, p.variant, p.locale, p.purchase_amount, p.title, p.sku, p.source, p.received_at)
                     for p in prices
@@ -152,25 +157,22 @@ class Journal:
                 "DELETE FROM deliveries WHERE state != 'pending' AND done_at < ?", (now - KEEP_DONE_SECONDS,)
             )
 
-    def mark_failed_attempt(self, seqs: list[int], error: str, max_attempts: int) -> int:
-        """Count a failed build for each delivery; give up on those past ``max_attempts``.
+    def mark_failed_attempt(self, seq: int, error: str, max_attempts: int) -> bool:
+        """Count a failed build of one delivery; give up on it once it has failed ``max_attempts`` times.
 
         Returns:
-            The number of deliveries given up on (state ``failed``).
+            True when the delivery was given up on (state ``failed``).
         """
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
-                [(error, seq) for seq in seqs],
+            self._db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error, seq)
             )
-            placeholders = ",".join("?" * len(seqs))
             cursor = self._db.execute(
-                f"UPDATE deliveries SET state = 'failed', done_at = ? "
-                f"WHERE seq IN ({placeholders}) AND attempts >= ?",
-                (time.time(), *seqs, max_attempts),
+                "UPDATE deliveries SET state = 'failed', done_at = ? WHERE seq = ? AND attempts >= ?",
+                (time.time(), seq, max_attempts),
             )
-            return cursor.rowcount
+            return cursor.rowcount == 1
 
     def stored_prices(self, newer_than: float) -> list[StoredPrice]:
         """Return webhook prices received after ``newer_than`` and drop the older ones.

@@ -8,21 +8,33 @@ A payload is parsed only after its signature was checked. The shapes read:
 - Contentful entries: ``sys.id``, or the value at the source's ``product_field``. Asset and content
   type events ask for a full rebuild.
 - Sanity projections: ``_id``, or the value at ``product_field``; anything else is a full rebuild.
-- standard, hmac and token: ``{"products": [...]}`` whose items are ids or objects with ``id`` and
-  optional ``variant`` and ``price``. Any other body is a full rebuild.
+- standard, hmac and token: a JSON object. Its optional ``products`` list has ids, or objects
+  with at least one of ``id``, ``handle`` and ``sku`` and optional ``variant``, ``title`` and
+  ``price``. An object without ``products`` is a full rebuild. Any other body is rejected.
+
+Every price must be a positive decimal (a JSON number or a string such as ``"49.00"``) whose
+amount in minor units is at most ``MAX_PURCHASE_AMOUNT``. Each currency that OSM serves has two
+minor digits, so the check multiplies by 100 before the payload currency is known.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from osm_build.catalog.amounts import MAX_PURCHASE_AMOUNT
 from osm_build.webhook.settings import WebhookSource
 
 DEFAULT_VARIANT_TITLE = "Default Title"
 JSON_REQUIRED = frozenset({"shopify", "contentful", "sanity", "standard"})
+
+PRICE_MINOR_DIGITS = 2
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Characters of a rejected value that an error message repeats.
+SHOWN_VALUE_CHARS = 40
 
 
 class PayloadError(Exception):
@@ -77,11 +89,12 @@ def parse_payload(source: WebhookSource, topic: str | None, content_type: str, b
     Raises:
         PayloadError: the body is not JSON where the source sends JSON, or has the wrong shape.
     """
-    if source.type in ("hmac", "token") and not is_json_type(content_type):
-        return Change(full=True, reason="the body is not JSON")
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        # RFC 8259 requires UTF-8 between systems, but json.loads would also read bytes as UTF-16 or UTF-32.
+        document = json.loads(body.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"the body is not valid UTF-8 (invalid byte at position {error.start})") from None
+    except ValueError as error:
         raise PayloadError(f"the body is not valid JSON ({type(error).__name__} at position "
                            f"{getattr(error, 'pos', '?')})") from None
 
@@ -159,24 +172,40 @@ def _parse_sanity(source: WebhookSource, document: Any) -> Change:
 
 
 def _parse_product_list(document: Any) -> Change:
-    if not isinstance(document, dict) or "products" not in document:
+    if not isinstance(document, dict):
+        raise PayloadError(f"the body must be a JSON object, not {_json_type(document)}")
+    if "products" not in document:
         return Change(full=True, reason="the body has no products list")
     items = document["products"]
     if not isinstance(items, list):
-        raise PayloadError("products must be a list of ids or of objects with id")
+        raise PayloadError(f"products must be a list of ids or of objects with id, not {_json_type(items)}")
     products = []
     for index, item in enumerate(items):
+        where = f"products[{index}]"
         if _is_id(item):
             products.append(ProductUpdate(keys=(str(item),)))
             continue
-        if not isinstance(item, dict) or not _is_id(item.get("id")):
-            raise PayloadError(f"products[{index}] is neither an id nor an object with id")
-        variant = str(item["variant"]) if _is_id(item.get("variant")) else None
-        price = _decimal(item.get("price"), f"products[{index}].price")
+        if not isinstance(item, dict):
+            raise PayloadError(f"{where} must be a product id or an object with id, not {_json_type(item)}")
+        keys = []
+        for name in ("id", "handle", "sku"):
+            if item.get(name) is None:
+                continue
+            if not _is_id(item[name]):
+                raise PayloadError(f"{where}.{name} must be a non-empty string or an integer, "
+                                   f"not {_json_type(item[name])}")
+            keys.append(str(item[name]))
+        if not keys:
+            raise PayloadError(f"{where} has none of id, handle and sku")
+        variant = item.get("variant")
+        if variant is not None and not _is_id(variant):
+            raise PayloadError(f"{where}.variant must be a non-empty string or an integer, not {_json_type(variant)}")
+        price = _decimal(item.get("price"), f"{where}.price")
         variants = ()
         if price is not None:
-            variants = (VariantPrice(variant, None, (), "", price),)
-        products.append(ProductUpdate(keys=(str(item["id"]),), title=str(item.get("title") or ""),
+            variant_id = str(variant) if variant is not None else None
+            variants = (VariantPrice(variant_id, None, (), "", price),)
+        products.append(ProductUpdate(keys=tuple(keys), title=str(item.get("title") or ""),
                                       variants=variants, default_only=variant is None))
     return Change(products=products)
 
@@ -196,15 +225,46 @@ def _is_id(value: Any) -> bool:
     return (isinstance(value, str) and value.strip() != "") or (isinstance(value, int) and not isinstance(value, bool))
 
 
+def _json_type(value: Any) -> str:
+    """Return the JSON name of a parsed value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
 def _decimal(value: Any, where: str) -> Decimal | None:
+    """Return a payload price, or None when it is missing or empty.
+
+    Raises:
+        PayloadError: naming ``where`` and the value, when the price is not a positive decimal
+            or is over ``MAX_PURCHASE_AMOUNT`` minor units.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise PayloadError(f"{where} is not a price")
+        raise PayloadError(f"{where} must be a decimal price such as \"49.00\", not {_json_type(value)}")
+    text = value.strip() if isinstance(value, str) else str(value)
+    quoted_value = text[:SHOWN_VALUE_CHARS]
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(text):
+        raise PayloadError(f"{where} {quoted_value!r} is not a decimal price such as \"49.00\"")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
-        raise PayloadError(f"{where} {str(value)[:20]!r} is not a decimal price") from None
+        raise PayloadError(f"{where} {quoted_value!r} is not a decimal price such as \"49.00\"") from None
     if not number.is_finite() or number <= 0:
-        raise PayloadError(f"{where} {str(value)[:20]!r} is not a positive price")
+        raise PayloadError(f"{where} {quoted_value!r} is not a positive price")
+    limit = Decimal(MAX_PURCHASE_AMOUNT).scaleb(-PRICE_MINOR_DIGITS)
+    if number > limit:
+        raise PayloadError(f"{where} {quoted_value!r} is over the maximum price of {limit:.{PRICE_MINOR_DIGITS}f} "
+                           f"({MAX_PURCHASE_AMOUNT} minor units)")
+    if number.scaleb(PRICE_MINOR_DIGITS).to_integral_value(ROUND_HALF_UP) < 1:
+        raise PayloadError(f"{where} {quoted_value!r} is less than one minor unit")
     return number

@@ -1,9 +1,13 @@
 """The build loop of ``osm-build serve``: one build at a time from the journal's pending deliveries.
 
 The loop waits until no delivery has arrived for ``debounce_seconds`` (or the oldest has waited
-``max_delay_seconds``), takes every pending delivery, runs one build for their union, and marks
-them done only after that build was published. A failed build leaves them pending and is retried
-with a growing delay; after ``MAX_ATTEMPTS`` failures a delivery is marked ``failed``.
+``max_delay_seconds``), then runs one round of builds and marks each delivery done only after a
+build that includes it was published. A round builds the union of the deliveries that have never
+failed. When that build fails, each of them is built alone, so that one delivery that breaks
+every build it is part of cannot hold back the others. Deliveries that already failed alone are
+built alone. Only a build of one delivery counts as a failed attempt of it; after ``MAX_ATTEMPTS``
+of them the delivery is marked ``failed`` (given up). A round with a failure is retried after a
+growing delay.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +29,7 @@ from osm_build.report import BuildReport
 from osm_build.webhook.changes import (
     Rebuild, catalog_mtime, plan_rebuild, read_published_products, to_priced_items,
 )
-from osm_build.webhook.journal import Journal, StoredPrice
+from osm_build.webhook.journal import Journal, StoredDelivery
 from osm_build.webhook.settings import WebhookSettings
 
 logger = logging.getLogger(__name__)
@@ -33,8 +38,31 @@ MAX_ATTEMPTS = 5
 MAX_RETRY_DELAY_SECONDS = 60.0
 PUBLISH_COMMAND_TIMEOUT_SECONDS = 600
 LOGGED_OUTPUT_CHARS = 2000
+# Builds of single deliveries that fail in a row, with no success in the round, before the round
+# stops: when every delivery fails alone, the cause is not one delivery (the OSM API is down, say).
+ISOLATION_PROBES = 3
+# Given-up deliveries that /healthz lists; the count covers all of them.
+REPORTED_GIVEN_UP = 20
 
 BuildFunction = Callable[[LoadedConfig, BuildOptions], BuildReport]
+
+
+@dataclass
+class WorkerHealth:
+    """The build state that ``GET /healthz`` reports.
+
+    Attributes:
+        status: ``degraded`` from a failed build until a round of builds without a failure, else
+            ``ok``. A delivery that was given up keeps it degraded until such a round too.
+        last_error: the error of the last failed build in that time, else None.
+        given_up: the newest deliveries given up in that time, with their errors.
+        given_up_count: how many deliveries were given up in that time.
+    """
+
+    status: str = "ok"
+    last_error: str | None = None
+    given_up: list[dict[str, str]] = field(default_factory=list)
+    given_up_count: int = 0
 
 
 class BuildWorker:
@@ -52,6 +80,10 @@ class BuildWorker:
         self._stopping = threading.Event()
         self._retry_at = 0.0
         self._failures = 0
+        self._last_error: str | None = None
+        self._given_up: list[dict[str, str]] = []
+        self._given_up_count = 0
+        self._state_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="osm-webhook-builds", daemon=True)
 
     def start(self) -> None:
@@ -63,6 +95,15 @@ class BuildWorker:
     def notify(self) -> None:
         """Wake the loop after a delivery was stored."""
         self._wake.set()
+
+    def health(self) -> WorkerHealth:
+        """Return the build state for ``GET /healthz``."""
+        with self._state_lock:
+            degraded = self._last_error is not None or self._given_up_count > 0
+            return WorkerHealth(
+                status="degraded" if degraded else "ok", last_error=self._last_error,
+                given_up=list(self._given_up), given_up_count=self._given_up_count,
+            )
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to stop and wait up to ``timeout`` seconds for a running build."""
@@ -100,9 +141,55 @@ class BuildWorker:
         return max(min(quiet_until, latest_start), self._retry_at) - now
 
     def _build_pending(self) -> None:
+        """Run one round of builds: new deliveries together, then each delivery alone where needed."""
         deliveries = self.journal.pending()
         if not deliveries:
             return
+        fresh = [delivery for delivery in deliveries if delivery.attempts == 0]
+        alone = [delivery for delivery in deliveries if delivery.attempts > 0]
+        succeeded = False
+        failures = 0
+
+        # Build the deliveries that never failed together; when that fails, build each alone.
+        if fresh:
+            error = self._run_build(fresh)
+            if error is None:
+                succeeded = True
+            elif len(fresh) == 1:
+                failures += 1
+                self._count_failure(fresh[0], error)
+            else:
+                logger.warning("Build for %d deliveries failed; building each of them alone to find the "
+                               "ones that fail", len(fresh))
+                alone = sorted(fresh + alone, key=lambda delivery: delivery.seq)
+
+        # Build the others alone, counting a failed attempt for each that fails.
+        for index, delivery in enumerate(alone):
+            if self._stopping.is_set():
+                return
+            if not succeeded and failures >= ISOLATION_PROBES:
+                logger.warning("%d deliveries failed alone as well, so the builds fail for a reason other "
+                               "than one delivery; %d deliveries wait for the next round",
+                               failures, len(alone) - index)
+                break
+            error = self._run_build([delivery])
+            if error is None:
+                succeeded = True
+            else:
+                failures += 1
+                self._count_failure(delivery, error)
+
+        if failures:
+            self._schedule_retry()
+        else:
+            self._end_round()
+
+    def _run_build(self, deliveries: list[StoredDelivery]) -> str | None:
+        """Build and publish the union of ``deliveries`` and mark them done.
+
+        Returns:
+            None when the build was published, else its error message.
+        """
         published = read_published_products(self.config)
         rebuild = plan_rebuild(deliveries, self.webhooks, self.config, published)
         prices = self._prices_for(rebuild)
@@ -114,39 +201,65 @@ class BuildWorker:
         try:
             report = self._build(self.config, options)
         except OsmBuildError as error:
-            self._record_failure(rebuild, started, str(error))
-            return
+            message = str(error)
         except Exception as error:  # noqa: BLE001 - a bug in one build must not stop the server
             logger.exception("Build for %d deliveries raised an unexpected error", len(rebuild.seqs))
-            self._record_failure(rebuild, started, f"{type(error).__name__}: {error}")
+            message = f"{type(error).__name__}: {error}"
+        else:
+            self.journal.mark_done(rebuild.seqs, list(rebuild.prices.values()))
+            exit_status = run_publish_command(self.webhooks.publish_command, self.config, report.published)
+            self.last_build = self._result(rebuild, started, ok=True, published=report.published,
+                                           publish_command_exit=exit_status)
+            logger.info("Published %s for %d deliveries in %.1f s", report.published, len(rebuild.seqs),
+                        time.monotonic() - started)
+            return None
+
+        names = ", ".join(delivery.delivery_id for delivery in deliveries[:10])
+        logger.error("Build for %d deliveries (%s%s) failed: %s", len(deliveries), names,
+                     ", ..." if len(deliveries) > 10 else "", message)
+        self.last_build = self._result(rebuild, started, ok=False, error=message)
+        with self._state_lock:
+            self._last_error = message
+        return message
+
+    def _count_failure(self, delivery: StoredDelivery, error: str) -> None:
+        """Count a failed build of ``delivery`` alone, and give up on it after ``MAX_ATTEMPTS``."""
+        if not self.journal.mark_failed_attempt(delivery.seq, error[:1000], MAX_ATTEMPTS):
+            logger.warning("Delivery %s from %s failed alone (attempt %d of %d)", delivery.delivery_id,
+                           delivery.source, delivery.attempts + 1, MAX_ATTEMPTS)
             return
+        logger.error("Gave up on delivery %s from %s after %d failed builds: %s; fix the cause and run "
+                     "`osm-build build`", delivery.delivery_id, delivery.source, MAX_ATTEMPTS, error)
+        with self._state_lock:
+            self._given_up.append({"source": delivery.source, "delivery_id": delivery.delivery_id,
+                                   "error": error[:1000]})
+            del self._given_up[:-REPORTED_GIVEN_UP]
+            self._given_up_count += 1
 
-        self.journal.mark_done(rebuild.seqs, list(rebuild.prices.values()))
-        self._failures = 0
-        self._retry_at = 0.0
-        exit_status = run_publish_command(self.webhooks.publish_command, self.config, report.published)
-        self.last_build = self._result(rebuild, started, ok=True, published=report.published,
-                                       publish_command_exit=exit_status)
-        logger.info("Published %s for %d deliveries in %.1f s", report.published, len(rebuild.seqs),
-                    time.monotonic() - started)
-
-    def _prices_for(self, rebuild: Rebuild) -> dict:
-        """Merge kept webhook prices newer than the catalog file with this rebuild's prices."""
-        prices = {(p.product, p.variant, p.locale): p
-                  for p in self.journal.stored_prices(newer_than=catalog_mtime(self.config))}
-        prices.update(rebuild.prices)
-        return prices
-
-    def _record_failure(self, rebuild: Rebuild, started: float, error: str) -> None:
+    def _schedule_retry(self) -> None:
         self._failures += 1
         delay = min(MAX_RETRY_DELAY_SECONDS, 2.0 ** self._failures)
         self._retry_at = time.time() + delay
-        given_up = self.journal.mark_failed_attempt(rebuild.seqs, error[:1000], MAX_ATTEMPTS)
-        logger.error("Build for %d deliveries failed: %s; retrying in %g s", len(rebuild.seqs), error, delay)
-        if given_up:
-            logger.error("Gave up on %d deliveries after %d failed builds; run `osm-build build` by hand",
-                         given_up, MAX_ATTEMPTS)
-        self.last_build = self._result(rebuild, started, ok=False, error=error)
+        logger.info("Retrying the failed deliveries in %g s", delay)
+
+    def _end_round(self) -> None:
+        """Reset the retry delay and the degraded state after a round without a failed build."""
+        self._failures = 0
+        self._retry_at = 0.0
+        with self._state_lock:
+            self._last_error = None
+            self._given_up.clear()
+            self._given_up_count = 0
+
+    def _prices_for(self, rebuild: Rebuild) -> dict:
+        """Merge kept webhook prices newer than the catalog file with this rebuild's prices; the newer wins."""
+        prices = {(p.product, p.variant, p.locale): p
+                  for p in self.journal.stored_prices(newer_than=catalog_mtime(self.config))}
+        for key, price in rebuild.prices.items():
+            kept = prices.get(key)
+            if kept is None or kept.received_at <= price.received_at:
+                prices[key] = price
+        return prices
 
     def _result(self, rebuild: Rebuild, started: float, **fields: Any) -> dict[str, Any]:
         return {

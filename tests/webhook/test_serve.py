@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from osm_build.webhook.cli import serve_command
 
 from tests.webhook.conftest import (
-    build_site, json_body, make_site, point_at, published_page, shopify_headers, shopify_product,
+    SHOPIFY_SECRET, TOKEN_SECRET, build_site, json_body, make_site, point_at, published_page, shopify_headers,
+    shopify_product,
 )
 
 
@@ -163,3 +164,98 @@ def test_serve_missing_secret(tmp_path):
     assert result.exit_code == 1
     assert "TEST_SHOPIFY_SECRET (webhooks source 'shop')" in result.output
     assert "c2VjcmV0" not in result.output
+
+
+def test_huge_price_rejected(tmp_path, emulator_factory, server_factory):
+    config = make_site(tmp_path, emulator_factory().base_url)
+    build_site(config)
+    server = server_factory(config)
+
+    for number, price in enumerate(["99999999999999999999999999.99", "9999999999999999.99"]):
+        body = json_body(shopify_product(price))
+        response = server.post("shop", body, shopify_headers(body, f"huge-{number}"))
+        assert response.status_code == 400
+        assert "variants[0].price" in response.json()["error"]
+        assert (f"Rejected delivery 'huge-{number}' from source shop: variants[0].price {price!r} "
+                "is over the maximum price") in server.log()
+    time.sleep(0.6)
+    assert server.health()["builds"] == 0
+
+    body = json_body(shopify_product("47.00"))
+    assert server.post("shop", body, shopify_headers(body, "valid-1")).status_code == 202
+    health = server.wait_idle()
+    assert health["status"] == "ok"
+    assert health["last_build"]["error"] is None
+    assert 'data-osm-amount="4700"' in published_page(config)
+    log = server.log()
+    assert SHOPIFY_SECRET not in log
+    assert '"variants"' not in log
+
+
+def test_bad_signature_and_type(tmp_path, emulator_factory, server_factory):
+    config = make_site(tmp_path, emulator_factory().base_url)
+    server = server_factory(config)
+    body = b"id=58&price=41.00"
+    headers = shopify_headers(body, "form-1", secret="not-the-secret")
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+
+    response = server.post("shop", body, headers)
+    assert response.status_code == 401
+    assert response.json() == {"error": "signature mismatch"}
+    assert ("Rejected delivery 'form-1' from source shop: signature mismatch, and content type "
+            "'application/x-www-form-urlencoded' is not JSON (HTTP 401)") in server.log()
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"hello", "the body is not valid JSON"),
+    (b'{"products": 5}', "products must be a list"),
+    (b"\xff\xfe\x00", "the body is not valid UTF-8"),
+    (b'{"products":[{"id":{"a":1},"price":"abc"}]}', "products[0].id must be a non-empty string"),
+])
+def test_token_body_rejected(tmp_path, emulator_factory, server_factory, body, reason):
+    config = make_site(tmp_path, emulator_factory().base_url)
+    server = server_factory(config)
+    headers = {"Authorization": f"Bearer {TOKEN_SECRET}", "X-Request-Id": "req-bad", "Content-Type": "text/plain"}
+
+    response = server.post("cms", body, headers)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(reason)
+    assert f"Rejected delivery 'req-bad' from source cms: {reason}" in server.log()
+    time.sleep(0.5)
+    assert server.health()["builds"] == 0
+
+
+def test_token_without_products_logged(tmp_path, emulator_factory, server_factory):
+    config = make_site(tmp_path, emulator_factory().base_url)
+    build_site(config)
+    server = server_factory(config)
+    headers = {"Authorization": f"Bearer {TOKEN_SECRET}", "X-Request-Id": "req-full",
+               "Content-Type": "application/json"}
+
+    assert server.post("cms", b'{"event": "publish"}', headers).status_code == 202
+    assert server.wait_idle()["last_build"]["full"] is True
+    assert "Delivery req-full from cms triggers a full rebuild: the body has no products list" in server.log()
+
+
+def test_healthz_degraded_after_failed_build(tmp_path, emulator_factory, server_factory):
+    config = make_site(tmp_path, emulator_factory().base_url)
+    build_site(config)
+    # An emulator that accepts no client id of the site returns 403 to every request, so every build fails.
+    point_at(config, emulator_factory(client_ids=("00000000-0000-0000-0000-000000000000",)).base_url)
+    server = server_factory(config)
+    assert server.health()["status"] == "ok"
+
+    body = json_body(shopify_product("43.00"))
+    assert server.post("shop", body, shopify_headers(body, "denied-1")).status_code == 202
+    deadline = time.monotonic() + 15
+    while server.health()["builds"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)
+
+    response = server.client.get("/healthz")
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "degraded"
+    assert "403" in health["last_error"]
+    assert health["last_build"]["error"] == health["last_error"]
+    assert health["given_up"] == []
