@@ -46,6 +46,8 @@ def price_generic_csv(csv_file: CsvFile, context: ReadContext, pricer: Pricer) -
             product_at = layout.product_at
             price_at = layout.price_at
             title_at = layout.title_at
+            variant_at = layout.variant_at
+            sku_at = layout.sku_at
             market_count = len(pricer.markets)
             # Prices in minor units are read by the general path, which accepts only integers.
             parse_new_prices = not context.settings.mapping.price_in_minor_units
@@ -67,6 +69,8 @@ def price_generic_csv(csv_file: CsvFile, context: ReadContext, pricer: Pricer) -
                         text = row[price_at]
                         product = row[product_at].strip()
                         title = row[title_at].strip() if title_at is not None else ""
+                        variant = (row[variant_at].strip() or None) if variant_at is not None else None
+                        sku = (row[sku_at].strip() or None) if sku_at is not None else None
                     except IndexError:
                         product = ""
                     if product:
@@ -82,7 +86,7 @@ def price_generic_csv(csv_file: CsvFile, context: ReadContext, pricer: Pricer) -
                             cached_rows += 1
                             source = f"{prefix}{line}"
                             for locale, amount in amounts:
-                                yield new_item(PricedItem, (product, None, title, locale, amount, source, None, None))
+                                yield new_item(PricedItem, (product, variant, title, locale, amount, source, sku, None))
                             continue
 
                     # Every other row: empty, short, without product id, or priced by the general path.

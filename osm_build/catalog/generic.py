@@ -27,8 +27,8 @@ class CsvLayout:
 
     Attributes:
         index: the first position of each column name.
-        plain: True when the mapping names no column of the header besides id, price and title,
-            so that a row's prices depend on its price cell alone.
+        plain: True when the mapping names no column of the header besides id, variant, SKU,
+            price and title, so that a row's prices depend on its price cell alone.
     """
 
     def __init__(self, header: list[str], mapping: FieldMapping, path: Path) -> None:
@@ -42,9 +42,10 @@ class CsvLayout:
         self.product_at = self.index[mapping.product_id]
         self.price_at = self.index[mapping.price]
         self.title_at = self.index.get(mapping.title) if mapping.title else None
+        self.variant_at = self.index.get(mapping.variant_id) if mapping.variant_id else None
+        self.sku_at = self.index.get(mapping.sku) if mapping.sku else None
+        # Variant and SKU columns name an item but do not change its price.
         other_columns = (
-            mapping.variant_id,
-            mapping.sku,
             mapping.currency,
             mapping.sale_price,
             mapping.sale_starts,

@@ -219,3 +219,22 @@ def test_priced_item_immutable() -> None:
     item = PricedItem("p", None, "T", "en-US", 5, "f.csv:2")
     with pytest.raises(AttributeError):
         item.purchase_amount = 6  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("markets", [MARKET_SETS["one"], MARKET_SETS["two"]], ids=["one", "two"])
+def test_fused_variant_and_sku_columns(tmp_path, markets) -> None:
+    path = tmp_path / "variants.csv"
+    path.write_text(
+        "id,variant_id,sku,title,price\n"
+        "p1,v1,S-1,Shirt,19.99\n"
+        "p1,v2,,Shirt,19.99\n"
+        "p1, ,S-3,Shirt,abc\n"
+        "p2,,S-4,Hat,5\n"
+        "p3,v9\n",
+        encoding="utf-8",
+    )
+    items = assert_same_read(
+        path, markets, currency="USD", mapping={"variant_id": "variant_id", "sku": "sku"}
+    )
+    first = [(item.product, item.variant, item.sku, item.purchase_amount) for item in items if item.locale == "en-US"]
+    assert first == [("p1", "v1", "S-1", 1999), ("p1", "v2", None, 1999), ("p2", None, "S-4", 500)]
