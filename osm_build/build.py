@@ -26,6 +26,8 @@ from osm_build.fetch import (
     FetchPolicy, FetchReport, OsmAnswer, OsmRequest, RetryPolicy, fetch_answers_sync, resolve_base_url,
 )
 from osm_build.itemindex import ItemIndex
+from osm_build.manifest import read_header as read_manifest_header
+from osm_build.manifest import read_products as read_manifest_products
 from osm_build.output import (
     MANIFEST_NAME, REPORT_NAME, Fragment, PageFiller, link_tree, write_fragments, write_manifest,
     write_new_file, write_product_fragments,
@@ -253,31 +255,37 @@ class PreviousOutput:
     def __init__(self, release: Path | None, assets_path: str) -> None:
         self.release = release
         self.assets = release / assets_path if release else None
-        self._manifest: dict | None = None
+        self.manifest_path = self.assets / MANIFEST_NAME if self.assets else None
+        self._header: dict | None = None
         self._loaded = False
 
     @property
-    def manifest(self) -> dict | None:
-        """The published manifest, read on first use (it can be large), or None."""
+    def header(self) -> dict | None:
+        """The published manifest without its products, read on first use, or None."""
         if not self._loaded:
             self._loaded = True
-            path = self.assets / MANIFEST_NAME if self.assets else None
-            if path and path.is_file():
+            if self.manifest_path and self.manifest_path.is_file():
                 try:
-                    self._manifest = json.loads(path.read_text(encoding="utf-8"))
+                    self._header = read_manifest_header(self.manifest_path)
                 except (OSError, ValueError) as error:
-                    logger.warning("Cannot read the published manifest %s (%s); no fallback fragments", path, error)
-        return self._manifest
+                    logger.warning("Cannot read the published manifest %s (%s); no fallback fragments",
+                                   self.manifest_path, error)
+        return self._header
 
     @property
     def fragments(self) -> dict:
-        return (self.manifest or {}).get("fragments", {})
+        return (self.header or {}).get("fragments", {})
+
+    @property
+    def pages(self) -> dict[str, list[str]]:
+        return (self.header or {}).get("pages", {})
 
     def items_for(self, products: Iterable[str]) -> Iterator[PricedItem]:
         """Yield the published items of ``products`` as the manifest records them."""
-        published = (self.manifest or {}).get("products", {})
-        for product in products:
-            for entry in published.get(product, []):
+        if self.header is None:
+            return
+        for product, entries in read_manifest_products(self.manifest_path, products).items():
+            for entry in entries:
                 changes_at = entry.get("price_changes_at")
                 yield PricedItem(
                     product=product, variant=entry.get("variant"), title="", locale=entry["locale"],
@@ -334,15 +342,15 @@ def incremental_scope(options: BuildOptions, previous: PreviousOutput) -> Increm
     """Work out what an incremental build touches, or return None for a full build."""
     if options.only_products is None:
         return None
-    if previous.manifest is None:
+    if previous.header is None:
         logger.info("No published release with a manifest yet, so this build is a full one")
         return None
     changed = set(options.only_products)
     changed.update(item.product for item in options.price_overrides or [])
-    pages = [page for page, products in previous.manifest.get("pages", {}).items() if changed.intersection(products)]
+    pages = [page for page, products in previous.pages.items() if changed.intersection(products)]
     products = set(changed)
     for page in pages:
-        products.update(previous.manifest["pages"][page])
+        products.update(previous.pages[page])
     logger.info("Incremental build: %d changed products, %d pages to fill again", len(changed), len(pages))
     return IncrementalScope(changed=frozenset(changed), products=frozenset(products), pages=pages)
 
@@ -429,13 +437,13 @@ def write_incremental_output(config: LoadedConfig, staging: Path, previous: Prev
         amount_keys = [placement.key for placement in settings.placements if placement.takes_amount]
         write_product_fragments(assets, index, fragments, amount_keys)
 
-    page_products = dict(previous.manifest.get("pages", {}))
+    page_products = dict(previous.pages)
     if settings.site is not None and scope.pages:
         filler = PageFiller(config, index, fragments, renderer, beacon, report)
         page_products.update(filler.fill_pages(config.resolve(settings.site.pages), staging, scope.pages))
 
     merged_fragments = {**previous.fragments}
     write_manifest(assets, config, fragments, index, page_products, now,
-                   previous=previous.manifest, replaced_products=scope.products,
+                   previous_manifest=previous.manifest_path, replaced_products=scope.products,
                    previous_fragments=merged_fragments)
     report.write(assets / REPORT_NAME)

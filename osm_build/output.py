@@ -18,6 +18,7 @@ from osm_build.config import LoadedConfig
 from osm_build.fetch import OsmRequest
 from osm_build.inject import Placeholder, fill_page, page_language
 from osm_build.itemindex import ItemIndex
+from osm_build.manifest import PRODUCTS_MARKER, iter_product_lines
 from osm_build.render import FragmentRenderer
 from osm_build.report import BuildReport
 
@@ -307,14 +308,14 @@ class PageFiller:
 
 def write_manifest(
     assets: Path, config: LoadedConfig, fragments: dict[OsmRequest, Fragment], index: ItemIndex,
-    page_products: dict[str, list[str]], generated_at: datetime, *, previous: dict | None = None,
+    page_products: dict[str, list[str]], generated_at: datetime, *, previous_manifest: Path | None = None,
     replaced_products: frozenset[str] = frozenset(), previous_fragments: dict | None = None,
 ) -> None:
     """Write ``manifest.json``: fragments with expiry, products with their amounts, pages.
 
     The products section is streamed item by item, so a large catalog is not built in memory.
-    An incremental build passes the ``previous`` manifest: its products outside
-    ``replaced_products`` and its fragments are kept.
+    An incremental build passes the path of the published manifest: its products outside
+    ``replaced_products`` are copied line by line without being parsed, and its fragments kept.
     """
     settings = config.settings
     amount_placements = [placement.key for placement in settings.placements if placement.takes_amount]
@@ -341,13 +342,14 @@ def write_manifest(
             "pages": page_products,
         }
         text = json.dumps(header, indent=1)
-        stream.write(text[:-2] + ',\n "products": {')
+        stream.write(text[:-2] + "," + PRODUCTS_MARKER)
         first = True
-        for product, entries in (previous or {}).get("products", {}).items():
-            if product in replaced_products:
-                continue
-            stream.write(("\n  " if first else ",\n  ") + json.dumps(product) + ": " + json.dumps(entries))
-            first = False
+        if previous_manifest is not None:
+            for product, entries in iter_product_lines(previous_manifest):
+                if product in replaced_products:
+                    continue
+                stream.write(("\n  " if first else ",\n  ") + json.dumps(product) + ": " + entries)
+                first = False
         for product, items in index.iter_by_product():
             entries = []
             for item in items:

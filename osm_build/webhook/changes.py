@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -11,6 +11,7 @@ from pathlib import Path
 from osm_build.catalog.amounts import MAX_PURCHASE_AMOUNT, AmountError, to_minor_units
 from osm_build.catalog.model import PricedItem
 from osm_build.config import LoadedConfig
+from osm_build.manifest import PublishedProducts
 from osm_build.output import MANIFEST_NAME
 from osm_build.publish import Publisher
 from osm_build.webhook.journal import StoredDelivery, StoredPrice
@@ -43,15 +44,18 @@ class Rebuild:
         return f"{len(self.seqs)} deliveries, {scope}, {len(self.prices)} prices from payloads"
 
 
-def read_published_products(config: LoadedConfig) -> dict[str, list[dict]]:
-    """Return the ``products`` section of the published manifest, or {} when there is none."""
+def read_published_products(config: LoadedConfig) -> Mapping[str, list[dict]]:
+    """Return the ``products`` section of the published manifest, or {} when there is none.
+
+    The mapping parses a product's entries only when they are looked up.
+    """
     settings = config.settings
     release = Publisher(config.resolve(settings.output.directory)).current()
     if release is None:
         return {}
     manifest = release / settings.output.assets_path / MANIFEST_NAME
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("products", {})
+        return PublishedProducts(manifest)
     except (OSError, ValueError) as error:
         logger.warning("Cannot read the published manifest %s (%s); product ids are not resolved", manifest, error)
         return {}
@@ -59,7 +63,7 @@ def read_published_products(config: LoadedConfig) -> dict[str, list[dict]]:
 
 def plan_rebuild(
     deliveries: list[StoredDelivery], webhooks: WebhookSettings, config: LoadedConfig,
-    published: dict[str, list[dict]],
+    published: Mapping[str, list[dict]],
 ) -> Rebuild:
     """Combine deliveries, oldest first, into one rebuild."""
     rebuild = Rebuild()
@@ -109,7 +113,7 @@ def catalog_mtime(config: LoadedConfig) -> float:
         return 0.0
 
 
-def _resolve_product(product: ProductUpdate, published: dict[str, list[dict]]) -> str:
+def _resolve_product(product: ProductUpdate, published: Mapping[str, list[dict]]) -> str:
     """Return the catalog product id that a payload names, by id, handle or variant."""
     for key in product.keys:
         if key in published:
@@ -130,7 +134,7 @@ def _variant_candidates(variant: VariantPrice) -> list[str]:
 
 def _prices(
     product: ProductUpdate, product_id: str, source: WebhookSource, config: LoadedConfig,
-    published: dict[str, list[dict]], origin: str, received_at: float,
+    published: Mapping[str, list[dict]], origin: str, received_at: float,
 ) -> list[StoredPrice]:
     """Convert a product's payload prices into one price per variant and market."""
     if not product.variants:
