@@ -194,7 +194,8 @@ def test_retry_after_beyond_cap_not_waited(server, settings, tmp_path, policy):
     server.reply(Reply(status=429, body="slow down", headers={"retry-after": "3600"}))
     started = time.monotonic()
     answers, report = build(settings, tmp_path, policy)
-    assert time.monotonic() - started < 1
+    # Far below the 3600 s asked for; the margin is for a loaded machine.
+    assert time.monotonic() - started < 3
     assert answers[badge()].status == 429
     assert "requests_per_second" in answers[badge()].error
     assert report.retries == 0
