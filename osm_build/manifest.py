@@ -56,8 +56,13 @@ def iter_product_lines(path: Path) -> Iterator[tuple[str, str]]:
         for line in stream:
             if not line.startswith('  "'):
                 break
-            key, end = _KEY_DECODER.raw_decode(line, 2)
-            entries = line[end + 2:].rstrip("\n")
+            end = line.find('": ', 3)
+            key = line[3:end]
+            if end == -1 or "\\" in key:
+                # An escaped character: let json decode the key.
+                key, end = _KEY_DECODER.raw_decode(line, 2)
+                end -= 1
+            entries = line[end + 3:].rstrip("\n")
             yield key, entries.removesuffix(",")
 
 

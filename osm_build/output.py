@@ -97,12 +97,13 @@ def link_tree(source: Path, target: Path) -> None:
     each on the benchmark machine of BENCHMARKS.md). Plain ``os`` calls keep Python's share small.
     """
     source_text, target_text = str(source), str(target)
+    link = os.link
     for folder, _, file_names in os.walk(source_text):
         relative = os.path.relpath(folder, source_text)
         destination = target_text if relative == "." else os.path.join(target_text, relative)
         os.makedirs(destination, exist_ok=True)
         for name in file_names:
-            os.link(os.path.join(folder, name), os.path.join(destination, name))
+            link(f"{folder}/{name}", f"{destination}/{name}")
 
 
 def write_fragments(assets: Path, fragments: Iterable[Fragment], report: BuildReport) -> None:
@@ -333,16 +334,19 @@ def write_manifest(
         for fragment in fragments.values()
     )
     with manifest_path.open("w", encoding="utf-8") as stream:
-        header = {
-            "generated_at": generated_at.isoformat(),
-            "environment": settings.klarna.environment,
-            "region": settings.klarna.region,
-            "api_version": settings.klarna.api_version,
-            "fragments": dict(sorted(fragment_entries.items())),
-            "pages": page_products,
-        }
-        text = json.dumps(header, indent=1)
-        stream.write(text[:-2] + "," + PRODUCTS_MARKER)
+        # One entry per line, encoded by json's C encoder (indent= would use the slow Python one).
+        stream.write("{")
+        for key, value in (
+            ("generated_at", generated_at.isoformat()),
+            ("environment", settings.klarna.environment),
+            ("region", settings.klarna.region),
+            ("api_version", settings.klarna.api_version),
+        ):
+            stream.write(f"\n {json.dumps(key)}: {json.dumps(value)},")
+        for name, section in (("fragments", sorted(fragment_entries.items())), ("pages", page_products.items())):
+            lines = ",".join(f"\n  {json.dumps(key)}: {json.dumps(value)}" for key, value in section)
+            stream.write(f"\n {json.dumps(name)}: {{{lines}\n }},")
+        stream.write(PRODUCTS_MARKER)
         first = True
         if previous_manifest is not None:
             for product, entries in iter_product_lines(previous_manifest):
