@@ -126,6 +126,8 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
                     write_output(config, staging, index, fragments, renderer, report, now)
                 else:
                     write_incremental_output(config, staging, previous, scope, index, fragments, renderer, report, now)
+            # The report goes into the release too; it has every stage's time but the publish.
+            report.write(staging / settings.output.assets_path / REPORT_NAME)
             if options.strict:
                 check_strict(report)
         except BaseException:
@@ -414,7 +416,6 @@ def write_output(config: LoadedConfig, staging: Path, index: ItemIndex, fragment
         page_products = filler.fill_site(config.resolve(settings.site.pages), staging)
 
     write_manifest(assets, config, fragments, index, page_products, now)
-    report.write(assets / REPORT_NAME)
 
 
 def write_incremental_output(config: LoadedConfig, staging: Path, previous: PreviousOutput,
@@ -446,4 +447,3 @@ def write_incremental_output(config: LoadedConfig, staging: Path, previous: Prev
     write_manifest(assets, config, fragments, index, page_products, now,
                    previous_manifest=previous.manifest_path, replaced_products=scope.products,
                    previous_fragments=merged_fragments)
-    report.write(assets / REPORT_NAME)

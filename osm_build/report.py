@@ -87,7 +87,13 @@ class BuildReport:
         }
 
     def write(self, path: Path) -> None:
+        """Write the report as JSON to a new file at ``path``.
+
+        Any file there is unlinked first, because in an incremental build's staging folder it is
+        a hard link into the published release.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
     def _skip_reasons(self) -> str:

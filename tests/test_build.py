@@ -222,3 +222,18 @@ def test_only_unknown_product_reported(example_site):
     build(config_path)
     report = build(config_path, only_products=frozenset({"999999"}))
     assert report.problems == ["--only 999999: no priced item with this product id in the catalog"]
+
+
+def test_incremental_build_leaves_old_release_untouched(example_site, tmp_path):
+    config_path = example_site()
+    build(config_path)
+    old_release = (tmp_path / "_site").resolve()
+    before = {path: path.read_bytes() for path in old_release.rglob("*") if path.is_file()}
+
+    build(config_path, only_products=frozenset({"58"}))
+
+    assert (tmp_path / "_site").resolve() != old_release
+    after = {path: path.read_bytes() for path in old_release.rglob("*") if path.is_file()}
+    assert after.keys() == before.keys()
+    for path in before:
+        assert after[path] == before[path], path
