@@ -82,9 +82,11 @@ def main() -> None:
     result = {
         "seconds": total,
         "stages": dict(seconds),
+        "report_stages": data.get("stage_seconds", {}),
         "peak_rss_mb": peak_rss_mb(),
         "requests_sent": data["requests_sent"],
         "cache_hits": data["cache_hits"],
+        "retries": data.get("retries", 0),
         "distinct_requests": data["distinct_requests"],
         "products": data["products"],
         "rows_read": data["rows_read"],

@@ -24,6 +24,13 @@ from osm_build.plan import build_plan
 from osm_build.render import FragmentRenderer, clean_nodes, default_templates_dir, safe_url
 
 BADGE = "credit-promotion-badge"
+# Environment settings that change how a template compiles or renders. The bare loop must match
+# FragmentRenderer in each, or the ratio compares different work.
+JINJA_SETTINGS = (
+    "autoescape", "undefined", "keep_trailing_newline", "auto_reload", "trim_blocks", "lstrip_blocks",
+    "block_start_string", "variable_start_string", "comment_start_string", "newline_sequence",
+    "optimized", "finalize", "is_async",
+)
 
 
 def read_throughput(config_path, repetitions: int) -> dict:
@@ -69,8 +76,14 @@ def render_throughput(answers: list, repetitions: int) -> dict:
     renderer = FragmentRenderer(None, allow_loopback_http=True)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(default_templates_dir())), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=False, auto_reload=False,
+        trim_blocks=True, lstrip_blocks=True,
     )
+    for setting in JINJA_SETTINGS:
+        ours, theirs = getattr(environment, setting), getattr(renderer.environment, setting)
+        if ours != theirs:
+            raise RuntimeError(f"the bare Jinja loop has {setting}={ours!r} but FragmentRenderer has "
+                               f"{theirs!r}; update render_throughput to match osm_build/render.py")
     template = environment.get_template(f"{BADGE}.html")
     prepared = [
         {

@@ -9,6 +9,8 @@ Each run writes ``bench/results/<name>.json`` (``quick`` or ``full`` unless ``--
 Generated catalogs, pages, caches and outputs go under ``bench/work/`` and are reused by later
 runs. The OSM emulator runs as its own process on 127.0.0.1 with a fixed added latency, and every
 build runs in its own process (``bench_child.py``) so that its peak RSS is measured alone.
+The size of the incremental rebuilds (100,000, or 10,000 with ``--quick``) also gets the webhook
+figure of ``bench_webhook.py``, through ``osm-build serve``.
 See ``bench_workload.py`` for what the generated catalog and pages look like.
 """
 
@@ -31,6 +33,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import bench_micro  # noqa: E402
+import bench_webhook  # noqa: E402
 import bench_workload  # noqa: E402
 
 CONCURRENCY = 16
@@ -96,13 +99,18 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
-def median_stage(runs: list[dict], stage: str) -> float:
-    return statistics.median(run["stages"].get(stage, 0.0) for run in runs)
+def median_stage(runs: list[dict], stage: str, key: str = "stages") -> float:
+    return statistics.median(run[key].get(stage, 0.0) for run in runs)
+
+
+def median_report_stages(runs: list[dict]) -> dict:
+    """Return the median of each ``BuildReport.stage_seconds`` entry over ``runs``."""
+    return {stage: median_stage(runs, stage, "report_stages") for stage in runs[0].get("report_stages", {})}
 
 
 def run_size(products: int, repetitions: int, emulator: Emulator, latency_ms: float, work: Path, *,
-             micro: bool = True, incremental: bool = False) -> dict:
-    """Run cold, warm and (optionally) incremental builds of one catalog size and the stage ratios."""
+             micro: bool = True, incremental: bool = False, webhook: bool = False) -> dict:
+    """Run cold, warm and (optionally) incremental and webhook builds of one catalog size, and the stage ratios."""
     started = time.perf_counter()
     workload = bench_workload.generate(work / f"products-{products}", products, base_url=emulator.base_url)
     print(f"[{products}] workload ready in {time.perf_counter() - started:.1f} s: {workload.rows} rows, "
@@ -148,6 +156,8 @@ def run_size(products: int, repetitions: int, emulator: Emulator, latency_ms: fl
         "warm_seconds": median_of(warm_runs, "seconds"),
         "warm_stages": {stage: median_stage(warm_runs, stage) for stage in warm_runs[0]["stages"]},
         "cold_stages": {stage: median_stage(cold_runs, stage) for stage in cold_runs[0]["stages"]},
+        "warm_report_stages": median_report_stages(warm_runs),
+        "cold_report_stages": median_report_stages(cold_runs),
         "fill_pages_per_second": pages / fill_seconds if fill_seconds else None,
         "pages_written": pages,
         "placeholders_filled": warm_runs[0]["placeholders_filled"],
@@ -161,6 +171,8 @@ def run_size(products: int, repetitions: int, emulator: Emulator, latency_ms: fl
         result.update(bench_micro.render_throughput(answers, max(3, repetitions)))
     if incremental:
         result.update(run_incremental(workload, emulator, repetitions))
+    if webhook:
+        result.update(bench_webhook.measure(workload))
     print(f"[{products}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return result
 
@@ -174,8 +186,9 @@ def run_incremental(workload: bench_workload.Workload, emulator: Emulator, repet
     try:
         for repetition in range(max(3, repetitions)):
             # A new price per run: a new amount, so each rebuild sends exactly one badge request
-            # per market that the warm cache does not hold yet.
-            bench_workload.change_price(workload.catalog, product, f"{4321 + repetition}.17")
+            # per market that the warm cache does not hold yet. It stays inside the emulator's
+            # EUR range (1.00-1500.00), so the response has a message to render.
+            bench_workload.change_price(workload.catalog, product, f"{1321 + repetition}.17")
             emulator.reset()
             run = run_child(workload, only=product)
             run["emulator_requests"] = emulator.requests()
@@ -187,20 +200,11 @@ def run_incremental(workload: bench_workload.Workload, emulator: Emulator, repet
         "incremental_product": product,
         "incremental_seconds": median_of(runs, "seconds"),
         "incremental_stages": {stage: median_stage(runs, stage) for stage in runs[0]["stages"]},
+        "incremental_report_stages": median_report_stages(runs),
         "incremental_requests_sent": max(run["requests_sent"] for run in runs),
         "incremental_pages_written": runs[0]["pages_written"],
         "incremental_peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
     }
-
-
-def webhook_figure() -> dict:
-    """Return the webhook-to-published figure, or why it was not measured."""
-    from osm_build.cli import main as cli
-
-    if "serve" not in cli.commands:
-        return {"webhook_seconds": None, "webhook_note": "osm-build serve does not exist yet; not measured"}
-    # NOTE: `osm-build serve` appeared but this benchmark does not drive it yet.
-    return {"webhook_seconds": None, "webhook_note": "osm-build serve exists but is not benchmarked yet"}
 
 
 def machine() -> dict:
@@ -215,6 +219,20 @@ def machine() -> dict:
     with open("/proc/meminfo", encoding="utf-8") as handle:
         memory = handle.readline().split(":", 1)[1].strip()
     return {"nproc": os.cpu_count(), "cpu": model, "memory": memory, "python": platform.python_version()}
+
+
+def source_state() -> dict:
+    """Return the git commit of the tree and whether ``osm_build/`` has uncommitted changes.
+
+    Every build process imports ``osm_build`` from the working tree, so a change made while the
+    benchmark runs shows up in the sizes that start after it.
+    """
+    def git(*arguments: str) -> str:
+        completed = subprocess.run(["git", *arguments], cwd=BENCH.parent, capture_output=True, text=True, check=False)
+        return completed.stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "osm_build_changed": bool(git("status", "--porcelain", "--", "osm_build"))}
 
 
 def targets(result: dict, sizes: dict) -> dict:
@@ -254,14 +272,17 @@ def main() -> None:
     if incremental_size not in [products for products, _ in sizes]:
         incremental_size = sizes[0][0]
 
+    source_at_start = source_state()
     emulator = Emulator(args.latency_ms)
     by_size = {}
     try:
         for products, repetitions in sizes:
+            source = source_state()
             by_size[str(products)] = run_size(
                 products, repetitions, emulator, args.latency_ms, args.work,
-                micro=True, incremental=products == incremental_size,
+                micro=True, incremental=products == incremental_size, webhook=products == incremental_size,
             )
+            by_size[str(products)]["source"] = {"start": source, "end": source_state()}
             # Keep what is done so far, because the 1,000,000-product size alone takes many minutes.
             partial = BENCH / "results" / f"{name}.partial.json"
             partial.parent.mkdir(exist_ok=True)
@@ -274,15 +295,16 @@ def main() -> None:
         "name": name,
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
+        "source": {"start": source_at_start, "end": source_state()},
         "latency_ms": args.latency_ms,
         "concurrency": CONCURRENCY,
         "headline_products": incremental_size,
         **{key: headline.get(key) for key in (
             "requests_sent_cold", "distinct_requests", "requests_sent_warm", "fetch_vs_ideal",
             "render_vs_jinja", "read_vs_csv", "incremental_seconds", "fill_pages_per_second", "page_bytes",
+            "webhook_seconds", "webhook_build_seconds",
         )},
         "peak_rss_mb": max(size["peak_rss_mb"] for size in by_size.values()),
-        **webhook_figure(),
         "sizes": by_size,
     }
     result["targets"] = targets(result, by_size)
