@@ -51,7 +51,7 @@ class KlarnaSettings(Section):
     client_id: str
     api_key_env: str = Field(
         default="KLARNA_API_KEY",
-        description="Name of the environment variable that holds the v4 API key.",
+        description="Name of the environment variable that contains the v4 API key.",
     )
     user_agent: str = f"osm-build/{__version__}"
     base_url: str | None = Field(
@@ -103,7 +103,7 @@ class SiteSettings(Section):
 
 
 class OutputSettings(Section):
-    """Where the built site goes."""
+    """Output folder and asset layout of the built site."""
 
     @field_validator("assets_path")
     @classmethod
@@ -130,13 +130,13 @@ class BeaconSettings(Section):
 
 
 class CacheSettings(Section):
-    """The persistent HTTP cache of OSM answers."""
+    """The persistent HTTP cache of OSM API responses."""
 
     directory: Path = Path(".osm-cache")
     enabled: bool = True
     max_stale_seconds: float | None = Field(
         default=None, ge=0,
-        description="How long past expiry a cached answer may replace a failed request; unset: any age.",
+        description="Seconds past expiry that a cached response may replace a failed request; unset: any age.",
     )
 
 
@@ -309,9 +309,9 @@ def _describe_validation_error(document, item: dict[str, Any]) -> str:
         message = f"must be one of {item['ctx']['expected']}"
     # A failing model validator reports the model's own location; the value is then the mapping.
     value = item.get("input")
-    already_shown = isinstance(value, str) and repr(value) in message
-    shown = "" if isinstance(value, (dict, list)) or already_shown else f" (got {value!r})"
-    return _describe(document, location, f"{message}{shown}")
+    already_in_message = isinstance(value, str) and repr(value) in message
+    value_note = "" if isinstance(value, (dict, list)) or already_in_message else f" (got {value!r})"
+    return _describe(document, location, f"{message}{value_note}")
 
 
 def _describe(document, location: tuple[Any, ...], message: str) -> str:
