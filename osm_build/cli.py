@@ -119,7 +119,7 @@ def plan(config_path: Path, as_json: bool) -> None:
 
     loaded = load_checked_config(config_path, strict=False)
     if as_json:
-        write_plan_json(loaded, click.get_text_stream("stdout"))
+        write_plan_json(loaded, sys.stdout)
         return
     plan, report = plan_catalog(loaded)
     requests = plan.sorted_requests()
