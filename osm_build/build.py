@@ -35,6 +35,7 @@ from osm_build.output import (
 from osm_build.plan import Plan, build_plan
 from osm_build.publish import Publisher
 from osm_build.render import FragmentRenderer, _is_loopback
+from osm_build.sharing import share_tree, shared_staging
 from osm_build.report import BuildReport
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def run_build(config: LoadedConfig, options: BuildOptions | None = None) -> Buil
             items = previous.items_for(scope.products)
         else:
             items = read_catalog(
-                settings.catalog, settings.markets, base_dir=config.base_dir, report=report.catalog, now=now
+                settings.catalog, settings.markets, base_dir=config.base_dir, report=report.catalog, now=now,
+                products=scope.products if scope is not None else None,
             )
         if scope is not None:
             items = scope.select(items)
@@ -423,11 +425,25 @@ def write_incremental_output(config: LoadedConfig, staging: Path, previous: Prev
                              renderer: FragmentRenderer, report: BuildReport, now: datetime) -> None:
     """Write a new release that shares unchanged files with the published one.
 
-    Unchanged files are hard links into the published release, and every file this build writes
-    is a new file (``write_new_file`` unlinks first), so the published release never changes.
+    Unchanged files are hard links into the published release (or, with
+    ``output.share_unchanged_folders``, unchanged folders are links to their owner release), and
+    every file this build writes is a new file in a real folder, so the published release never
+    changes.
     """
     settings = config.settings
-    link_tree(previous.release, staging)
+    if settings.output.share_unchanged_folders:
+        share_tree(previous.release, staging)
+        with shared_staging(staging):
+            _write_incremental_files(config, staging, previous, scope, index, fragments, renderer, report, now)
+    else:
+        link_tree(previous.release, staging)
+        _write_incremental_files(config, staging, previous, scope, index, fragments, renderer, report, now)
+
+
+def _write_incremental_files(config: LoadedConfig, staging: Path, previous: PreviousOutput,
+                             scope: IncrementalScope, index: ItemIndex, fragments: dict,
+                             renderer: FragmentRenderer, report: BuildReport, now: datetime) -> None:
+    settings = config.settings
     assets = staging / settings.output.assets_path
     beacon = load_beacon_script(config.resolve(settings.templates) if settings.templates else None)
     if not (assets / beacon.file_name).exists():

@@ -120,6 +120,11 @@ class OutputSettings(Section):
     product_fragments: bool = Field(
         default=True, description="Also write one fragment file per product, variant and market."
     )
+    share_unchanged_folders: bool = Field(
+        default=False,
+        description="Incremental builds link unchanged folders of the last release instead of every "
+        "file; the web server and deploy step must follow symbolic links.",
+    )
 
 
 class BeaconSettings(Section):

@@ -20,6 +20,7 @@ from osm_build.inject import Placeholder, fill_page, page_language
 from osm_build.itemindex import ItemIndex
 from osm_build.manifest import PRODUCTS_MARKER, iter_product_lines
 from osm_build.render import FragmentRenderer
+from osm_build.sharing import materialize
 from osm_build.report import BuildReport
 
 logger = logging.getLogger(__name__)
@@ -81,9 +82,14 @@ _created_folders: set[Path] = set()
 
 
 def ensure_folder(folder: Path) -> None:
-    """Create ``folder`` and its parents unless this process already did."""
+    """Create ``folder`` and its parents unless this process already did.
+
+    In a staging folder that shares folders with older releases, linked folders on the way
+    become real first, so that nothing is written into a published release.
+    """
     if folder in _created_folders:
         return
+    materialize(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if len(_created_folders) > 100_000:
         _created_folders.clear()
@@ -128,6 +134,7 @@ def write_product_fragments(
                     continue
                 variant = safe_file_name(item.variant) if item.variant else "product"
                 path = folder / key / item.locale / f"{variant}.html"
+                ensure_folder(path.parent)
                 _check_inside(assets, path)
                 write_new_file(path, fragment.html + "\n")
 
@@ -321,8 +328,8 @@ def write_manifest(
     settings = config.settings
     amount_placements = [placement.key for placement in settings.placements if placement.takes_amount]
     manifest_path = assets / MANIFEST_NAME
-    if manifest_path.exists():
-        manifest_path.unlink()
+    ensure_folder(assets)
+    manifest_path.unlink(missing_ok=True)
     fragment_entries = dict(previous_fragments or {})
     fragment_entries.update(
         (fragment.key, {

@@ -11,6 +11,7 @@ moved into the releases folder the first time. Any other folder there is an erro
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -18,12 +19,18 @@ import threading
 import time
 from pathlib import Path
 
+from osm_build import sharing
 from osm_build.errors import PublishError
 
 logger = logging.getLogger(__name__)
 
 KEEP_RELEASES = 2
 MANIFEST_MARKER = "manifest.json"
+REFERENCES_SUFFIX = ".refs.json"
+
+# The cleanups started for each releases folder, shared by every Publisher of that folder in this
+# process, so that a caller can wait for the ones started by earlier builds.
+_cleanups: dict[Path, list[threading.Thread]] = {}
 STAGING_PREFIX = "staging-"
 
 
@@ -33,7 +40,6 @@ class Publisher:
     def __init__(self, output: Path) -> None:
         self.output = output.absolute()
         self.releases = self.output.parent / f".{self.output.name}.releases"
-        self._cleanup: threading.Thread | None = None
 
     def current(self) -> Path | None:
         """Return the release folder that is published now, or None."""
@@ -45,8 +51,11 @@ class Publisher:
         return None
 
     def stage(self) -> Path:
-        """Create and return an empty staging folder, removing any left by a crashed build."""
-        self.wait_for_cleanup()
+        """Create and return an empty staging folder, removing any left by a crashed build.
+
+        It does not wait for the removal of old releases: that touches only releases that no
+        kept release links into, and a new build links only into kept ones.
+        """
         self.check_output_folder()
         try:
             self.releases.mkdir(parents=True, exist_ok=True)
@@ -68,6 +77,11 @@ class Publisher:
         release = self.releases / f"release-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
         try:
             staging.rename(release)
+            owners = sharing.references(release, self.releases)
+            if owners:
+                (self.releases / f"{release.name}{REFERENCES_SUFFIX}").write_text(
+                    json.dumps(sorted(owners)), encoding="utf-8"
+                )
             self._adopt_plain_folder()
             link = self.output.parent / f".{self.output.name}.link-{os.getpid()}"
             if link.is_symlink():
@@ -79,15 +93,15 @@ class Publisher:
 
         # Removing an old release of many files takes seconds, and the new one is live already.
         # A thread does it; it is not a daemon, so the process waits for it before exiting.
-        self._cleanup = threading.Thread(target=self._prune, args=(release,), name="osm-prune-releases")
-        self._cleanup.start()
+        cleanup = threading.Thread(target=self._prune, args=(release,), name="osm-prune-releases")
+        _cleanups.setdefault(self.releases, []).append(cleanup)
+        cleanup.start()
         return release
 
     def wait_for_cleanup(self) -> None:
         """Wait until old releases from the last publish are removed."""
-        if self._cleanup is not None:
-            self._cleanup.join()
-            self._cleanup = None
+        for cleanup in _cleanups.pop(self.releases, []):
+            cleanup.join()
 
     def rollback(self) -> Path:
         """Point the output back at the previous release.
@@ -140,6 +154,21 @@ class Publisher:
 
     def _prune(self, keep: Path) -> None:
         releases = self._releases()
-        for old in releases[:-KEEP_RELEASES]:
-            if old != keep:
+        kept = {release.name for release in releases[-KEEP_RELEASES:]} | {keep.name}
+        # Releases whose folders a kept release links to (share_unchanged_folders) stay too.
+        for name in list(kept):
+            kept |= self._references_of(name)
+        for old in releases:
+            if old.name not in kept:
                 shutil.rmtree(old, ignore_errors=True)
+                (self.releases / f"{old.name}{REFERENCES_SUFFIX}").unlink(missing_ok=True)
+
+    def _references_of(self, name: str) -> set[str]:
+        path = self.releases / f"{name}{REFERENCES_SUFFIX}"
+        try:
+            return set(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError) as error:
+            logger.warning("Cannot read %s (%s); keeping every release", path, error)
+            return {release.name for release in self._releases()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from osm_build.catalog.model import PricedItem
 from osm_build.cli import main
 from osm_build.config import load_config
 from osm_build.errors import AccessDeniedError
+from osm_build.publish import Publisher
 
 
 def build(config_path: Path, **options):
@@ -237,3 +239,80 @@ def test_incremental_build_leaves_old_release_untouched(example_site, tmp_path):
     assert after.keys() == before.keys()
     for path in before:
         assert after[path] == before[path], path
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root, read through symbolic links, by relative path."""
+    files = {}
+    for folder, _, names in os.walk(root, followlinks=True):
+        for name in names:
+            path = Path(folder) / name
+            files[str(path.relative_to(root))] = path.read_bytes()
+    return files
+
+
+def test_shared_folders_incremental_build(example_site, tmp_path):
+    config_path = example_site(output={"share_unchanged_folders": True})
+    build(config_path)
+    site = tmp_path / "_site"
+    first_release = site.resolve()
+    before = tree(first_release)
+    catalog = tmp_path / "example_site" / "catalog" / "woocommerce_products.csv"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace(",55,65,", ",49,65,"), encoding="utf-8")
+
+    build(config_path, only_products=frozenset({"58"}))
+
+    new_release = site.resolve()
+    assert tree(first_release) == before
+    after = tree(new_release)
+    assert before.keys() <= after.keys()
+    assert sorted(after.keys() - before.keys()) == [
+        "osm/fragments/credit-promotion-badge/en-US/4900.html",
+        "osm/fragments/credit-promotion-badge/es-US/4900.html",
+    ]
+    changed = {name for name in before if after[name] != before[name]}
+    assert {"index.html", "products/belt.html", "osm/manifest.json", "osm/build-report.json"} <= changed
+    assert "products/hoodie.html" not in changed
+    assert "Make 4 payments of $12.25. No fees." in after["products/belt.html"].decode("utf-8")
+    # Folders without a changed file are links into the first release, not copies.
+    assert (new_release / "es").is_symlink()
+    assert (new_release / "es").resolve() == first_release / "es"
+    assert not (new_release / "products").is_symlink()
+
+
+def test_shared_folders_keep_owner_releases(example_site, tmp_path):
+    config_path = example_site(output={"share_unchanged_folders": True})
+    build(config_path)
+    first_release = (tmp_path / "_site").resolve()
+    for price in ("49", "48", "47"):
+        catalog = tmp_path / "example_site" / "catalog" / "woocommerce_products.csv"
+        text = catalog.read_text(encoding="utf-8")
+        catalog.write_text(text.replace(",55,65,", f",{price},65,").replace(",49,65,", f",{price},65,")
+                           .replace(",48,65,", f",{price},65,"), encoding="utf-8")
+        publisher_report = build(config_path, only_products=frozenset({"58"}))
+        assert publisher_report.pages_written == 2
+    Publisher(tmp_path / "_site").wait_for_cleanup()
+
+    assert first_release.is_dir(), "a release that newer ones link into was removed"
+    spanish = (tmp_path / "_site" / "es" / "index.html").read_text(encoding="utf-8")
+    assert 'lang="es-US" data-osm-amount="4200"' in spanish
+    belt = (tmp_path / "_site" / "products" / "belt.html").read_text(encoding="utf-8")
+    assert "Make 4 payments of $11.75. No fees." in belt
+
+    # Two full builds later nothing links into the first release, so it goes.
+    build(config_path)
+    build(config_path)
+    Publisher(tmp_path / "_site").wait_for_cleanup()
+    assert not first_release.exists()
+    assert len(list((tmp_path / "._site.releases").glob("release-*"))) == 2
+
+
+def test_incremental_build_prices_only_scope(example_site, tmp_path):
+    config_path = example_site()
+    build(config_path)
+    report = build(config_path, only_products=frozenset({"58"}))
+    # Belt (58) is on index.html with 45, 62 and 44, so those four products are priced again.
+    assert report.products == 4
+    # Two markets: belt and sunglasses one item each, the hoodie four variants, the V-neck three
+    # (a full build prices 42 items).
+    assert report.catalog.items_priced == (1 + 1 + 4 + 3) * 2

@@ -59,6 +59,7 @@ def read_catalog(
     base_dir: Path,
     report: CatalogReport,
     now: datetime | None = None,
+    products: frozenset[str] | None = None,
 ) -> Iterator[PricedItem]:
     """Read the catalog export and yield one priced item per product or variant and market.
 
@@ -71,6 +72,8 @@ def read_catalog(
         base_dir: the folder of site_config.yaml.
         report: receives the format, row counts and row errors.
         now: build time for sale windows; defaults to the current time in UTC.
+        products: when given, only these product ids are priced (an incremental build); rows of
+            other products are read but neither priced nor checked.
 
     Raises:
         CatalogError: the file cannot be opened or read, or its format is not recognised.
@@ -93,7 +96,7 @@ def read_catalog(
     context = ReadContext(path=path, settings=settings, report=report, now=now, market_columns=market_columns)
     pricer = Pricer(context, markets)
     if chosen == "csv":
-        return price_generic_csv(CsvFile(path, encoding), context, pricer)
+        return price_generic_csv(CsvFile(path, encoding), context, pricer, products)
     if chosen in _CSV_READERS:
         offers = _CSV_READERS[chosen](CsvFile(path, encoding), context)
     elif chosen == "google-xml":
@@ -102,13 +105,17 @@ def read_catalog(
         offers = _TEXT_READERS[chosen](path, encoding, context)
     else:
         raise CatalogError(f"catalog.format {chosen!r} is not supported; use one of {', '.join(SUPPORTED_FORMATS)}.")
-    return _priced(offers, pricer, context)
+    return _priced(offers, pricer, context, products)
 
 
-def _priced(offers: Iterator[Offer], pricer: Pricer, context: ReadContext) -> Iterator[PricedItem]:
+def _priced(
+    offers: Iterator[Offer], pricer: Pricer, context: ReadContext, products: frozenset[str] | None
+) -> Iterator[PricedItem]:
     price = pricer.price
     try:
         for offer in offers:
+            if products is not None and offer.product not in products:
+                continue
             items = price(offer)
             if items:
                 yield from items

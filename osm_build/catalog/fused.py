@@ -28,7 +28,9 @@ from osm_build.catalog.textfile import CsvFile, numbered_rows
 MAX_CACHED_PRICES = 65536
 
 
-def price_generic_csv(csv_file: CsvFile, context: ReadContext, pricer: Pricer) -> Iterator[PricedItem]:
+def price_generic_csv(
+    csv_file: CsvFile, context: ReadContext, pricer: Pricer, products: frozenset[str] | None = None
+) -> Iterator[PricedItem]:
     """Yield the priced items of a generic CSV export, row by row.
 
     The loop for the plain layout is written out here, with no helper call or nested generator
@@ -40,7 +42,8 @@ def price_generic_csv(csv_file: CsvFile, context: ReadContext, pricer: Pricer) -
             market_at = context.market_positions(header)
             if not layout.plain or market_at:
                 for offer in mapped_csv_offers(layout, market_at, numbered_rows(reader), context):
-                    yield from pricer.price(offer)
+                    if products is None or offer.product in products:
+                        yield from pricer.price(offer)
                 return
 
             product_at = layout.product_at
@@ -73,6 +76,9 @@ def price_generic_csv(csv_file: CsvFile, context: ReadContext, pricer: Pricer) -
                         sku = (row[sku_at].strip() or None) if sku_at is not None else None
                     except IndexError:
                         product = ""
+                    if products is not None and product not in products:
+                        other_rows += 1
+                        continue
                     if product:
                         try:
                             amounts = amounts_by_text[text]
