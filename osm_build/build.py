@@ -26,8 +26,9 @@ from osm_build.fetch import (
     FetchPolicy, FetchReport, OsmAnswer, OsmRequest, RetryPolicy, fetch_answers_sync, resolve_base_url,
 )
 from osm_build.itemindex import ItemIndex
-from osm_build.manifest import read_header as read_manifest_header
+from osm_build.manifest import pages_showing
 from osm_build.manifest import read_products as read_manifest_products
+from osm_build.manifest import read_section as read_manifest_section
 from osm_build.output import (
     MANIFEST_NAME, REPORT_NAME, Fragment, PageFiller, link_tree, write_fragments, write_manifest,
     write_new_file, write_product_fragments,
@@ -254,39 +255,39 @@ def allows_loopback_http(config: LoadedConfig) -> bool:
 
 
 class PreviousOutput:
-    """The currently published release: fallback fragments and the base of incremental builds."""
+    """The currently published release: fallback fragments and the base of incremental builds.
+
+    Its manifest is read by sections and only as far as a build needs, because at a million
+    products it is hundreds of megabytes.
+    """
 
     def __init__(self, release: Path | None, assets_path: str) -> None:
         self.release = release
         self.assets = release / assets_path if release else None
         self.manifest_path = self.assets / MANIFEST_NAME if self.assets else None
-        self._header: dict | None = None
-        self._loaded = False
+        self._fragments: dict | None = None
 
     @property
-    def header(self) -> dict | None:
-        """The published manifest without its products, read on first use, or None."""
-        if not self._loaded:
-            self._loaded = True
-            if self.manifest_path and self.manifest_path.is_file():
-                try:
-                    self._header = read_manifest_header(self.manifest_path)
-                except (OSError, ValueError) as error:
-                    logger.warning("Cannot read the published manifest %s (%s); no fallback fragments",
-                                   self.manifest_path, error)
-        return self._header
+    def exists(self) -> bool:
+        """Whether a release with a manifest is published."""
+        return bool(self.manifest_path and self.manifest_path.is_file())
 
     @property
     def fragments(self) -> dict:
-        return (self.header or {}).get("fragments", {})
-
-    @property
-    def pages(self) -> dict[str, list[str]]:
-        return (self.header or {}).get("pages", {})
+        """The published fragments by key, read on first use; empty when unreadable."""
+        if self._fragments is None:
+            self._fragments = {}
+            if self.exists:
+                try:
+                    self._fragments = read_manifest_section(self.manifest_path, "fragments")
+                except (OSError, ValueError) as error:
+                    logger.warning("Cannot read the published manifest %s (%s); no fallback fragments",
+                                   self.manifest_path, error)
+        return self._fragments
 
     def items_for(self, products: Iterable[str]) -> Iterator[PricedItem]:
         """Yield the published items of ``products`` as the manifest records them."""
-        if self.header is None:
+        if not self.exists:
             return
         for product, entries in read_manifest_products(self.manifest_path, products).items():
             for entry in entries:
@@ -346,15 +347,16 @@ def incremental_scope(options: BuildOptions, previous: PreviousOutput) -> Increm
     """Work out what an incremental build touches, or return None for a full build."""
     if options.only_products is None:
         return None
-    if previous.header is None:
+    if not previous.exists:
         logger.info("No published release with a manifest yet, so this build is a full one")
         return None
     changed = set(options.only_products)
     changed.update(item.product for item in options.price_overrides or [])
-    pages = [page for page, products in previous.pages.items() if changed.intersection(products)]
+    shown = pages_showing(previous.manifest_path, changed)
+    pages = list(shown)
     products = set(changed)
-    for page in pages:
-        products.update(previous.pages[page])
+    for listed in shown.values():
+        products.update(listed)
     logger.info("Incremental build: %d changed products, %d pages to fill again", len(changed), len(pages))
     return IncrementalScope(changed=frozenset(changed), products=frozenset(products), pages=pages)
 
@@ -454,12 +456,10 @@ def _write_incremental_files(config: LoadedConfig, staging: Path, previous: Prev
         amount_keys = [placement.key for placement in settings.placements if placement.takes_amount]
         write_product_fragments(assets, index, fragments, amount_keys)
 
-    page_products = dict(previous.pages)
+    page_products: dict[str, list[str]] = {}
     if settings.site is not None and scope.pages:
         filler = PageFiller(config, index, fragments, renderer, beacon, report)
-        page_products.update(filler.fill_pages(config.resolve(settings.site.pages), staging, scope.pages))
+        page_products = filler.fill_pages(config.resolve(settings.site.pages), staging, scope.pages)
 
-    merged_fragments = {**previous.fragments}
     write_manifest(assets, config, fragments, index, page_products, now,
-                   previous_manifest=previous.manifest_path, replaced_products=scope.products,
-                   previous_fragments=merged_fragments)
+                   previous_manifest=previous.manifest_path, replaced_products=scope.products)

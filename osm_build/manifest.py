@@ -44,14 +44,19 @@ def read_header(path: Path) -> dict:
     return document
 
 
-def iter_product_lines(path: Path) -> Iterator[tuple[str, str]]:
-    """Yield (product id, the JSON text of its entries) for each product, in file order."""
+def iter_section_lines(path: Path, section: str) -> Iterator[tuple[str, str]]:
+    """Yield (key, the JSON text of its value) for each entry of a top-level section, in file order.
+
+    ``section`` is ``fragments``, ``pages`` or ``products``, which the writer puts one entry per
+    line. A manifest in another layout is parsed whole instead.
+    """
+    opening = f" {json.dumps(section)}: {{"
     with path.open(encoding="utf-8") as stream:
         for line in stream:
-            if line.startswith(PRODUCTS_MARKER[1:]):
+            if line.startswith(opening):
                 break
         else:
-            yield from _iter_parsed_products(path)
+            yield from _iter_parsed_section(path, section)
             return
         for line in stream:
             if not line.startswith('  "'):
@@ -62,13 +67,36 @@ def iter_product_lines(path: Path) -> Iterator[tuple[str, str]]:
                 # An escaped character: let json decode the key.
                 key, end = _KEY_DECODER.raw_decode(line, 2)
                 end -= 1
-            entries = line[end + 3:].rstrip("\n")
-            yield key, entries.removesuffix(",")
+            value = line[end + 3:].rstrip("\n")
+            yield key, value.removesuffix(",")
 
 
-def _iter_parsed_products(path: Path) -> Iterator[tuple[str, str]]:
-    for key, entries in json.loads(path.read_text(encoding="utf-8")).get("products", {}).items():
-        yield key, json.dumps(entries)
+def iter_product_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """Yield (product id, the JSON text of its entries) for each product, in file order."""
+    return iter_section_lines(path, "products")
+
+
+def _iter_parsed_section(path: Path, section: str) -> Iterator[tuple[str, str]]:
+    for key, value in json.loads(path.read_text(encoding="utf-8")).get(section, {}).items():
+        yield key, json.dumps(value)
+
+
+def read_section(path: Path, section: str) -> dict:
+    """Return a whole one-entry-per-line section, parsed."""
+    return {key: json.loads(value) for key, value in iter_section_lines(path, section)}
+
+
+def pages_showing(path: Path, products: Iterable[str]) -> dict[str, list[str]]:
+    """Return the pages whose product list names any of ``products``, parsing only those lines."""
+    wanted = set(products)
+    needles = [json.dumps(product) for product in wanted]
+    pages = {}
+    for page, value in iter_section_lines(path, "pages"):
+        if any(needle in value for needle in needles):
+            listed = json.loads(value)
+            if wanted.intersection(listed):
+                pages[page] = listed
+    return pages
 
 
 def read_products(path: Path, products: Iterable[str] | None = None) -> dict[str, list[dict]]:

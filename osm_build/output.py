@@ -18,7 +18,7 @@ from osm_build.config import LoadedConfig
 from osm_build.fetch import OsmRequest
 from osm_build.inject import Placeholder, fill_page, page_language
 from osm_build.itemindex import ItemIndex
-from osm_build.manifest import PRODUCTS_MARKER, iter_product_lines
+from osm_build.manifest import PRODUCTS_MARKER, iter_product_lines, iter_section_lines
 from osm_build.render import FragmentRenderer
 from osm_build.sharing import materialize
 from osm_build.report import BuildReport
@@ -317,29 +317,28 @@ class PageFiller:
 def write_manifest(
     assets: Path, config: LoadedConfig, fragments: dict[OsmRequest, Fragment], index: ItemIndex,
     page_products: dict[str, list[str]], generated_at: datetime, *, previous_manifest: Path | None = None,
-    replaced_products: frozenset[str] = frozenset(), previous_fragments: dict | None = None,
+    replaced_products: frozenset[str] = frozenset(),
 ) -> None:
     """Write ``manifest.json``: fragments with expiry, products with their amounts, pages.
 
     The products section is streamed item by item, so a large catalog is not built in memory.
-    An incremental build passes the path of the published manifest: its products outside
-    ``replaced_products`` are copied line by line without being parsed, and its fragments kept.
+    An incremental build passes the path of the published manifest: its fragments, pages and
+    products that this build does not replace are copied line by line without being parsed.
     """
     settings = config.settings
     amount_placements = [placement.key for placement in settings.placements if placement.takes_amount]
     manifest_path = assets / MANIFEST_NAME
     ensure_folder(assets)
     manifest_path.unlink(missing_ok=True)
-    fragment_entries = dict(previous_fragments or {})
-    fragment_entries.update(
-        (fragment.key, {
+    fragment_entries = {
+        fragment.key: {
             "file": fragment.relative_path if fragment.html else None,
             "status": fragment.status,
             "expires_at": fragment.expires_at.isoformat() if fragment.expires_at else None,
             "correlation_id": fragment.correlation_id,
-        })
+        }
         for fragment in fragments.values()
-    )
+    }
     with manifest_path.open("w", encoding="utf-8") as stream:
         # One entry per line, encoded by json's C encoder (indent= would use the slow Python one).
         stream.write("{")
@@ -350,9 +349,16 @@ def write_manifest(
             ("api_version", settings.klarna.api_version),
         ):
             stream.write(f"\n {json.dumps(key)}: {json.dumps(value)},")
-        for name, section in (("fragments", sorted(fragment_entries.items())), ("pages", page_products.items())):
-            lines = ",".join(f"\n  {json.dumps(key)}: {json.dumps(value)}" for key, value in section)
-            stream.write(f"\n {json.dumps(name)}: {{{lines}\n }},")
+        for name, entries in (("fragments", dict(sorted(fragment_entries.items()))), ("pages", page_products)):
+            lines = []
+            if previous_manifest is not None:
+                lines.extend(
+                    f"\n  {json.dumps(key)}: {value}"
+                    for key, value in iter_section_lines(previous_manifest, name)
+                    if key not in entries
+                )
+            lines.extend(f"\n  {json.dumps(key)}: {json.dumps(value)}" for key, value in entries.items())
+            stream.write(f"\n {json.dumps(name)}: {{{','.join(lines)}\n }},")
         stream.write(PRODUCTS_MARKER)
         first = True
         if previous_manifest is not None:
