@@ -16,7 +16,7 @@ from osm_build.catalog.amounts import AmountError, parse_minor_units
 from osm_build.catalog.context import ReadContext, parse_datetime, parse_flag
 from osm_build.catalog.pricing import Offer
 from osm_build.catalog.settings import FieldMapping
-from osm_build.catalog.textfile import CsvFile, open_text
+from osm_build.catalog.textfile import CsvFile, load_json, open_text
 from osm_build.errors import CatalogError
 
 _OFF_WORDS = frozenset({"draft", "hidden", "archived", "unpublished", "private", "inactive", "disabled"})
@@ -96,11 +96,7 @@ def csv_row_offer(
 def read_generic_json(path: Path, encoding: str, context: ReadContext) -> Iterator[Offer]:
     """Yield an offer per object of a JSON array (or of the first list in a top-level object)."""
     # NOTE: a JSON array is loaded whole; for large exports use JSON Lines, which streams.
-    with open_text(path, encoding) as handle:
-        try:
-            document = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise CatalogError(f"{path} is not valid JSON: {error}.") from error
+    document = load_json(path, encoding)
     items, prefix = document, "$"
     if isinstance(document, dict):
         key = next((k for k, value in document.items() if isinstance(value, list)), None)

@@ -19,13 +19,12 @@ writes them (``"520.00"``), are major units.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from osm_build.catalog.context import ReadContext, parse_flag
 from osm_build.catalog.pricing import Offer
-from osm_build.catalog.textfile import Columns, CsvFile, cell, open_text
+from osm_build.catalog.textfile import Columns, CsvFile, cell, load_json
 from osm_build.errors import CatalogError
 
 _DEFAULT_TITLE = "Default Title"
@@ -108,11 +107,7 @@ def _shopify_on_sale(published: str, status: str) -> bool:
 def read_shopify_json(path: Path, encoding: str, context: ReadContext) -> Iterator[Offer]:
     """Yield an offer per variant of Shopify product JSON."""
     # NOTE: the JSON document is loaded whole; product JSON contains one or a few products.
-    with open_text(path, encoding) as handle:
-        try:
-            document = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise CatalogError(f"{path} is not valid JSON: {error}.") from error
+    document = load_json(path, encoding)
 
     if isinstance(document, dict) and isinstance(document.get("products"), list):
         products = [(f"$.products[{i}]", item) for i, item in enumerate(document["products"])]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from osm_build.errors import CatalogError
 
@@ -78,6 +79,19 @@ def _line_of_decode_error(path: Path, encoding: str) -> int | None:
     except (OSError, LookupError):
         return None
     return None
+
+
+def load_json(path: Path, encoding: str) -> Any:
+    """Parse a whole JSON file.
+
+    Raises:
+        CatalogError: the file cannot be read or is not valid JSON.
+    """
+    with open_text(path, encoding) as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as error:
+            raise CatalogError(f"{path} is not valid JSON: {error}.") from error
 
 
 def read_sample(path: Path, encoding: str) -> str:
