@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 products only, one cold and one warm build")
     parser.add_argument("--products", type=int, nargs="*", help="catalog sizes to run instead of the defaults")
     parser.add_argument("--repetitions", type=int, help="builds per size (default: 3 for 10,000, else 1)")
-    parser.add_argument("--latency-ms", type=float, default=50, help="emulator latency per answer, in ms")
+    parser.add_argument("--latency-ms", type=float, default=50, help="emulator latency per response, in ms")
     parser.add_argument("--name", help="result file name without .json (default: quick or full)")
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="folder for generated data")
     args = parser.parse_args()

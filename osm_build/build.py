@@ -375,7 +375,7 @@ def render_fragments(placements, answers: dict[OsmRequest, OsmAnswer], renderer:
                 locale=request.locale, purchase_amount=request.purchase_amount, body=answer.body,
                 problems=problems,
             )
-        # An answer that may not be reused (no-store, no-cache, max-age=0) expires at once, so
+        # A response that may not be reused (no-store, no-cache, max-age=0) expires at once, so
         # that `osm-build check` asks for a rebuild instead of trusting it forever.
         fragment = Fragment(request=request, html=html, status="ok",
                             expires_at=answer.expires_at or answer.fetched_at,

@@ -83,8 +83,8 @@ def build(config_path: Path, strict: bool, report_path: Path | None, only_produc
     """Build the site: read the catalog, fetch placements, fill pages, publish atomically.
 
     The output folder named in the config is replaced in one step when the build
-    succeeds; a failed build leaves the published site as it was. With --only, the
-    build starts from the published release and redoes only the named products.
+    succeeds, and a failed build leaves the published site as it was. With --only,
+    the build starts from the published release and redoes only the named products.
     """
     from osm_build.build import BuildOptions, run_build
 

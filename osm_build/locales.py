@@ -56,11 +56,11 @@ def region_for_locale(locale: str) -> str:
 def babel_locale(locale: str) -> str:
     """Return the Babel name of an API locale (``en-US`` becomes ``en_US``).
 
-    Babel has no data for some API locales (``en_GR``, ``en_MX``); those fall back to the
+    Babel has no data for some API locales (``en_GR``, ``en_MX``). Those fall back to the
     language alone, which formats amounts the same way apart from regional conventions.
     """
     language, country = locale.split("-")
-    # Babel knows Norwegian as nb; the API's no-NO is the same written language.
+    # Babel names Norwegian nb, and the API's no-NO is the same written language.
     if language == "no":
         language = "nb"
     name = f"{language}_{country}"

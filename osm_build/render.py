@@ -188,9 +188,9 @@ class FragmentRenderer:
         self, template_name: str, *, placement_key: str, locale: str, purchase_amount: int | None,
         body: Any, problems: list[str],
     ) -> str:
-        """Render one answer, or return an empty string when it has nothing to show.
+        """Render one response body, or return an empty string when it has nothing to show.
 
-        An answer has something to show when it has a ``TEXT_MAIN`` node, or failing that any
+        A body has something to show when it has a ``TEXT_MAIN`` node, or failing that any
         ``TEXT`` node. ``problems`` receives sentences about dropped nodes and URLs.
         """
         nodes = clean_nodes(body, allow_loopback_http=self.allow_loopback_http, problems=problems)

@@ -3,10 +3,10 @@
 An incremental build normally hard-links every file of the published release into the new one
 (``output.link_tree``), one link per file. With ``output.share_unchanged_folders`` it links
 folders instead: each folder of the new release starts as a symbolic link to the real folder in
-the release that owns it. A folder that the build writes into is first turned into a real
-folder whose entries are again links (``materialize``), so only the folders on the way to a
-changed file cost one link per entry, and nothing is ever written through a symbolic link into
-a published release.
+the release that owns it. A folder that the build writes into first becomes a real folder
+whose entries are again links (``materialize``). So only the folders on the way to a changed
+file cost one link per entry, and nothing is written through a symbolic link into a published
+release.
 
 A release then depends on the releases its links point into; ``references`` lists them, and the
 publisher keeps those releases. Web servers must follow symbolic links, and a deploy step must

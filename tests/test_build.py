@@ -172,7 +172,7 @@ def test_only_rebuilds_changed_product_pages(example_site, emulator, tmp_path):
     assert "Make 4 payments of $12.25. No fees." in (site / "index.html").read_text(encoding="utf-8")
     assert (site / "products" / "hoodie.html").stat().st_ino == untouched
     sent = emulator.stats()["requests_log"][before:]
-    # The other products on the two pages are answered from the cache.
+    # The other products on the two pages come from the cache.
     assert sorted((entry["locale"], entry["purchase_amount"]) for entry in sent) == [("en-US", 4900), ("es-US", 4900)]
 
 

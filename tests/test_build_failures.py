@@ -79,7 +79,7 @@ def test_total_failure_keeps_published_pages(example_site, tmp_path):
         report = build(broken_config)
 
     assert pages(tmp_path / "_site") == before
-    # Ten answers had a message in the good build; the others had nothing to show.
+    # Ten responses had a message in the good build, and the others had nothing to show.
     assert len(report.stale) == 10
     assert all("kept the published fragment" in line for line in report.stale)
     assert len(report.failed) == report.distinct_requests - 10

@@ -1,4 +1,4 @@
-"""Tests for rendering hostile and ordinary OSM answers."""
+"""Tests for rendering hostile and ordinary OSM API responses."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""What the catalog stage produces: priced items, row errors and counts for the report."""
+"""Output types of the catalog stage: priced items, row errors and counts for the report."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ class FieldMapping(Section):
 
 
 class CatalogSettings(Section):
-    """Where the catalog export is and how to read it."""
+    """Location and reading options of the catalog export."""
 
     path: Path
     format: CatalogFormat = "auto"

@@ -18,7 +18,7 @@ FAULT_RATE_FIELDS = ("fail_rate", "throttle_rate", "timeout_rate", "malformed_ra
 
 
 class EmulatorSettings(Section):
-    """How the emulated OSM API responds.
+    """Behaviour of the emulated OSM API.
 
     The fault rates are shares of API requests. One random draw per request picks at most one
     fault, so the rates must add up to at most 1.

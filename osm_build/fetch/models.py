@@ -70,7 +70,7 @@ class FetchPolicy:
             serving it within that window.
         cache_write_batch: how many cache writes are collected before one SQLite commit.
         cache_namespace: replaces the base URL in cache keys when set. The embedded emulator
-            listens on a new port in every build, so its answers are keyed by a fixed name.
+            listens on a new port in every build, so its responses are keyed by a fixed name.
     """
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
